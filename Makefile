@@ -1,0 +1,46 @@
+# cifarlab: two commands on a fresh machine.
+#   make demo   set up .venv (first time only) and run the main job
+#   make test   set up .venv (first time only) and run every test, notebooks included
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Reinstall only when the project's dependencies change.
+STAMP := $(VENV)/.installed
+JOBS ?= 2
+
+.PHONY: help install demo test lab lint format bench clean
+
+help:
+	@echo "make demo   - set up .venv and run 'cifarlab demo' (train and compare on one superclass)"
+	@echo "make test   - set up .venv and run the test suite"
+	@echo "make lab    - open JupyterLab on notebooks/"
+	@echo "make lint   - ruff check"
+	@echo "make bench  - run benchmarks/ and rewrite docs/benchmarks.md"
+	@echo "make clean  - remove caches, runs/ and build files (keeps .venv)"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cifarlab demo $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+lint: $(STAMP)
+	$(BIN)/ruff check cifarlab tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf .pytest_cache .ruff_cache build dist *.egg-info runs benchmarks/out
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
