@@ -1,0 +1,571 @@
+"""Training runs: real fits of small models on the SYNTHETIC superclass data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from cifarlab import train as T
+from cifarlab.data import make_dataset, train_val_split
+
+EPOCHS = 4
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def tiny_model(num_classes: int = 5, *, dense: int = 16, activation: str = "relu") -> keras.Model:
+    """A very small CNN for the mechanics tests (a few thousand parameters)."""
+    return keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Conv2D(8, 3, activation=activation),
+            keras.layers.MaxPooling2D(4),
+            keras.layers.Flatten(),
+            keras.layers.Dense(dense, activation=activation),
+            keras.layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="tiny",
+    )
+
+
+def baseline_model(num_classes: int = 5) -> keras.Model:
+    """cifarlab's seed-000 baseline CNN (a tiny model if models.py lacks it)."""
+    try:
+        from cifarlab.models import build_baseline_cnn
+    except ImportError:  # models.py is written by another engineer
+        return tiny_model(num_classes)
+    return build_baseline_cnn(num_classes)
+
+
+def run_folders(root) -> list:
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
+
+
+class Scramble(keras.callbacks.Callback):
+    """Makes epochs from ``start`` (0-based) on much worse: large random weights."""
+
+    def __init__(self, start: int) -> None:
+        super().__init__()
+        self.start = start
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch >= self.start:
+            rng = np.random.default_rng(epoch)
+            self.model.set_weights(
+                [rng.normal(0, 3, w.shape).astype("float32") for w in self.model.get_weights()]
+            )
+
+
+class PoisonWeights(keras.callbacks.Callback):
+    """Sets every weight to NaN at the start of epoch ``at`` (0-based)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            self.model.set_weights(
+                [np.full(w.shape, np.nan, "float32") for w in self.model.get_weights()]
+            )
+
+
+class CtrlC(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt (as Ctrl-C does) when epoch ``at`` (0-based) begins."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            raise KeyboardInterrupt
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def split(superclass_data):
+    """400 train / 100 validation images of 5 SYNTHETIC classes, from the training split."""
+    return train_val_split(
+        superclass_data.x_train, superclass_data.y_train, val_fraction=0.2, seed=0
+    )
+
+
+@pytest.fixture(scope="module")
+def run(split, superclass_data, tmp_path_factory):
+    """One recorded run of the baseline CNN, shared by the tests that only read it."""
+    runs_dir = tmp_path_factory.mktemp("runs")
+    keras.utils.set_random_seed(0)
+    result = T.train(
+        baseline_model(5),
+        *split,
+        epochs=EPOCHS,
+        name="baseline cnn",
+        runs_dir=runs_dir,
+        config={"superclass": "medium_mammals", "synthetic": superclass_data.synthetic},
+        verbose=0,
+    )
+    return result
+
+
+# --------------------------------------------------------------------------- learning
+
+
+def test_training_lowers_loss_and_beats_chance(run, split):
+    loss = run.history["loss"]
+    assert run.epochs_run == EPOCHS == len(loss) == len(run.epoch_times)
+    assert run.stopped == "completed"
+    assert loss[-1] < loss[0]
+    assert run.best_val_accuracy > 0.5  # chance is 0.2 for 5 classes
+    assert run.history["learning_rate"] == pytest.approx([1e-3] * EPOCHS)
+    assert all(t > 0 for t in run.epoch_times) and run.total_time >= sum(run.epoch_times)
+    best = int(np.argmin(run.history["val_loss"])) + 1
+    assert run.best_epoch == best
+    assert run.best_metrics["val_loss"] == min(run.history["val_loss"])
+    assert run.synthetic is True and "SYNTHETIC" in repr(run)
+    json.dumps(run.to_dict(), allow_nan=False)  # serialisable as it is
+
+
+def test_run_folder_holds_the_four_files(run, split):
+    (_, _), (x_val, _) = split
+    assert sorted(os.listdir(run.path)) == sorted(T.RUN_FILES)  # no checkpoint, no temp file
+    assert run.path.parent.name.startswith("runs")
+    assert run.path.name.endswith("-baseline_cnn")  # the name is sanitised
+
+    with open(run.path / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == run.epochs_run
+    assert [int(r["epoch"]) for r in rows] == list(range(1, EPOCHS + 1))
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time"} <= set(
+        rows[0]
+    )
+    assert [float(r["val_loss"]) for r in rows] == run.history["val_loss"]
+
+    config = json.loads((run.path / "config.json").read_text())
+    assert config["name"] == "baseline cnn"
+    assert config["synthetic"] is True
+    assert config["config"]["superclass"] == "medium_mammals"
+    assert config["model"]["params"] == run.model.count_params()
+    assert config["train"]["epochs"] == EPOCHS and config["train"]["optimizer"] == "Adam"
+    assert config["data"]["train"]["images"] == 400 and config["data"]["val"]["images"] == 100
+    assert {"tensorflow", "keras"} <= set(config["versions"])
+    assert config["started"]
+
+    metrics = json.loads((run.path / "metrics.json").read_text())
+    assert metrics["best_epoch"] == run.best_epoch
+    assert metrics["stopped"] == "completed" and metrics["epochs_run"] == EPOCHS
+    assert metrics["best_metrics"]["val_accuracy"] == run.best_val_accuracy
+    assert metrics["total_time"] > 0
+
+    loaded = keras.saving.load_model(run.path / "model.keras")
+    x = x_val[:16].astype("float32") / 255
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), run.model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_load_run_round_trip(run, split):
+    (_, _), (x_val, _) = split
+    back = T.load_run(run.path)
+    assert back.history == run.history
+    assert back.epoch_times == pytest.approx(run.epoch_times)
+    assert (back.best_epoch, back.stopped, back.epochs_run) == (
+        run.best_epoch,
+        run.stopped,
+        run.epochs_run,
+    )
+    assert back.best_metrics == run.best_metrics
+    assert back.config == run.config and back.synthetic is True
+    assert back.settings["model"]["params"] == run.model.count_params()
+    x = x_val[:8].astype("float32") / 255
+    np.testing.assert_allclose(
+        back.model.predict(x, verbose=0), run.model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
+    assert T.load_run(run.path, load_model=False).model is None
+
+
+def test_load_run_names_what_is_missing(tmp_path, run):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        T.load_run(tmp_path / "nope")
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "config.json").write_text((run.path / "config.json").read_text())
+    with pytest.raises(FileNotFoundError, match="lacks history.csv, metrics.json, model.keras"):
+        T.load_run(partial)
+
+
+def test_record_metrics_and_list_runs(run):
+    merged = T.record_metrics(run, {"test_accuracy": np.float32(0.5), "test_loss": 1.25})
+    assert merged["test_accuracy"] == 0.5 and merged["best_epoch"] == run.best_epoch
+    on_disk = json.loads((run.path / "metrics.json").read_text())
+    assert on_disk["test_loss"] == 1.25 and on_disk["stopped"] == "completed"
+
+    table = T.list_runs(run.path.parent)
+    assert list(table.columns) == list(T.LIST_COLUMNS)
+    row = table.loc[table["path"] == str(run.path)].iloc[0]
+    assert row["name"] == "baseline cnn" and row["epochs_run"] == EPOCHS
+    assert row["test_accuracy"] == 0.5 and row["best_val_accuracy"] == run.best_val_accuracy
+    assert row["params"] == run.model.count_params() and bool(row["synthetic"]) is True
+
+    with pytest.raises(ValueError, match="may not change the training record.*best_epoch"):
+        T.record_metrics(run.path, {"best_epoch": 1})
+    with pytest.raises(TypeError, match="non-empty dict"):
+        T.record_metrics(run.path, {})
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        T.record_metrics(run.path.parent / "missing", {"test_accuracy": 1.0})
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        T.list_runs(run.path.parent / "missing")
+
+
+# --------------------------------------------------------------------------- run folders
+
+
+def test_two_runs_in_the_same_second_get_two_folders(split, tmp_path, monkeypatch):
+    monkeypatch.setattr(T, "_timestamp", lambda when: "20240101-120000")
+    first = T.train(tiny_model(), *split, epochs=1, name="same", runs_dir=tmp_path, verbose=0)
+    config_before = (first.path / "config.json").read_bytes()
+    model_before = (first.path / "model.keras").read_bytes()
+    second = T.train(tiny_model(), *split, epochs=1, name="same", runs_dir=tmp_path, verbose=0)
+    assert [p.name for p in run_folders(tmp_path)] == [
+        "20240101-120000-same",
+        "20240101-120000-same-2",
+    ]
+    assert second.path != first.path
+    assert (first.path / "config.json").read_bytes() == config_before
+    assert (first.path / "model.keras").read_bytes() == model_before
+    odd = T.train(
+        tiny_model(),
+        *split,
+        epochs=1,
+        name="../my run: v2?",
+        runs_dir=tmp_path,
+        record=True,
+        verbose=0,
+    )
+    assert odd.path.parent == tmp_path and odd.path.name == "20240101-120000-my_run_v2"
+    assert len(T.list_runs(tmp_path)) == 3
+
+
+def test_record_false_writes_nothing(split, tmp_path):
+    result = T.train(
+        tiny_model(), *split, epochs=1, runs_dir=tmp_path / "runs", record=False, verbose=0
+    )
+    assert result.path is None and not (tmp_path / "runs").exists()
+    with pytest.raises(ValueError, match="was not recorded"):
+        T.record_metrics(result, {"test_accuracy": 0.1})
+
+
+# --------------------------------------------------------------------------- stopping
+
+
+def test_early_stopping_restores_the_best_weights(split, tmp_path):
+    (_, _), (x_val, y_val) = split
+    keras.utils.set_random_seed(1)
+    result = T.train(
+        tiny_model(),
+        *split,
+        epochs=8,
+        early_stopping_patience=2,
+        reduce_lr_patience=1,
+        callbacks=[Scramble(start=2)],  # epochs 3, 4, ... are much worse
+        runs_dir=tmp_path,
+        verbose=0,
+    )
+    best = result.best_epoch
+    assert result.stopped == "early_stopping"
+    assert best in (1, 2)  # epochs from 3 on are scrambled
+    assert result.epochs_run == best + 2  # two epochs without improvement, then stop
+    best_loss = result.history["val_loss"][best - 1]
+    assert best_loss < min(result.history["val_loss"][best:])
+    # The rate each epoch was trained with: halved after every epoch without improvement.
+    expected = [1e-3 * 0.5 ** max(0, e - best - 1) for e in range(1, result.epochs_run + 1)]
+    assert result.history["learning_rate"] == pytest.approx(expected)
+    assert result.final_learning_rate == pytest.approx(1e-3 * 0.5**2)
+    val_ds = make_dataset(x_val, y_val, batch_size=64, training=False)
+    saved = keras.saving.load_model(result.path / "model.keras")
+    assert saved.evaluate(val_ds, verbose=0)[0] == pytest.approx(best_loss, rel=1e-4)
+    assert result.model.evaluate(val_ds, verbose=0)[0] == pytest.approx(best_loss, rel=1e-4)
+    metrics = json.loads((result.path / "metrics.json").read_text())
+    assert metrics["stopped"] == "early_stopping" and metrics["best_epoch"] == result.best_epoch
+
+
+@pytest.mark.parametrize("patience", [5, None], ids=["early-stopping", "checkpoint-only"])
+def test_nan_loss_stops_the_run_with_a_warning(split, tmp_path, patience):
+    with pytest.warns(RuntimeWarning, match=r"NaN .*in epoch 2.*lower learning rate"):
+        result = T.train(
+            tiny_model(),
+            *split,
+            epochs=5,
+            early_stopping_patience=patience,
+            callbacks=[PoisonWeights(at=1)],
+            runs_dir=tmp_path,
+            verbose=0,
+        )
+    assert result.stopped == "nan"
+    assert result.epochs_run == 2 and np.isnan(result.history["loss"][1])
+    assert result.best_epoch == 1
+    # The best weights (epoch 1) are back, in memory and on disk.
+    assert all(np.isfinite(w).all() for w in result.model.get_weights())
+    saved = keras.saving.load_model(result.path / "model.keras")
+    assert all(np.isfinite(w).all() for w in saved.get_weights())
+    metrics = json.loads((result.path / "metrics.json").read_text())
+    assert metrics["stopped"] == "nan"
+    with open(result.path / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and rows[1]["loss"] == "nan"
+
+
+def test_keyboard_interrupt_keeps_what_was_trained(split, tmp_path):
+    (_, _), (x_val, y_val) = split
+    with pytest.warns(RuntimeWarning, match="interrupted during epoch 3.*2 epochs"):
+        result = T.train(
+            tiny_model(), *split, epochs=6, callbacks=[CtrlC(at=2)], runs_dir=tmp_path, verbose=0
+        )
+    assert result.stopped == "interrupted" and result.epochs_run == 2
+    assert all(len(v) == 2 for v in result.history.values())
+    assert sorted(os.listdir(result.path)) == sorted(T.RUN_FILES)
+    assert json.loads((result.path / "metrics.json").read_text())["stopped"] == "interrupted"
+    best_loss = result.history["val_loss"][result.best_epoch - 1]
+    saved = keras.saving.load_model(result.path / "model.keras")
+    val_ds = make_dataset(x_val, y_val, batch_size=64, training=False)
+    assert saved.evaluate(val_ds, verbose=0)[0] == pytest.approx(best_loss, rel=1e-4)
+    assert T.load_run(result.path).stopped == "interrupted"
+
+
+# --------------------------------------------------------------------------- compiling
+
+
+def test_a_compiled_model_keeps_its_settings(split):
+    model = tiny_model()
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.05),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    with pytest.warns(UserWarning, match="already compiled.*SGD"):
+        result = T.train(model, *split, epochs=1, learning_rate=0.1, record=False, verbose=0)
+    assert result.settings["train"]["optimizer"] == "SGD"
+    assert result.settings["train"]["compiled_by"] == "caller"
+    assert result.history["learning_rate"] == pytest.approx([0.05])
+
+
+def test_compile_model_and_make_optimizer():
+    model = T.compile_model(tiny_model(20), optimizer="adamax", learning_rate=1e-4)
+    assert isinstance(model.optimizer, keras.optimizers.Adamax)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match="Unknown `optimizer` 'adm'. Did you mean 'adam'"):
+        T.make_optimizer("adm")
+    with pytest.raises(ValueError, match="`learning_rate` must be a positive number"):
+        T.make_optimizer("sgd", learning_rate=-1)
+    with pytest.raises(ValueError, match="`top_k` must be a positive integer"):
+        T.compile_model(tiny_model(), top_k=0)
+
+
+def test_mixed_precision_applies_to_the_build_only(split):
+    before = keras.mixed_precision.global_policy().name
+    result = T.train(
+        lambda: tiny_model(), *split, epochs=1, mixed_precision=True, record=False, verbose=0
+    )
+    assert result.model.dtype_policy.name == "mixed_float16"
+    assert keras.mixed_precision.global_policy().name == before
+    assert np.isfinite(result.history["loss"]).all()
+    assert result.settings["model"]["dtype_policy"] == "mixed_float16"
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _shape16(split):
+    (x, y), _ = split
+    return (x[:, :16, :16], y)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        ({"epochs": 0}, ValueError, r"`epochs` must be an integer >= 1. Received: epochs=0"),
+        ({"epochs": 2.5}, ValueError, r"`epochs` must be an integer >= 1"),
+        ({"epochs": True}, ValueError, r"`epochs` must be an integer >= 1"),
+        ({"optimizer": "adm"}, ValueError, r"Did you mean 'adam'"),
+        ({"learning_rate": 0}, ValueError, r"`learning_rate` must be a positive number"),
+        ({"reduce_lr_factor": 1.5}, ValueError, r"`reduce_lr_factor` must be .* between 0 and 1"),
+        ({"verbose": 3}, ValueError, r"`verbose` must be 0, 1 or 2"),
+        ({"callbacks": ["stop"]}, TypeError, r"keras.callbacks.Callback"),
+        ({"config": ["superclass"]}, TypeError, r"`config` must be a dict"),
+        ({"strategy": "mirrored"}, TypeError, r"`strategy` must be a tf.distribute.Strategy"),
+        ({"mixed_precision": True}, ValueError, r"`mixed_precision=True` needs `model` to be"),
+        ({"val_data": None}, ValueError, r"`val_data` is required.*never the test split"),
+        ({"train_data": {"x": 1}}, TypeError, r"`train_data` must be a tf.data.Dataset"),
+        ({"train_data": "data"}, TypeError, r"`train_data` must be a tf.data.Dataset"),
+    ],
+)
+def test_bad_arguments_fail_before_training(split, tmp_path, change, error, match):
+    kwargs = {
+        "train_data": split[0],
+        "val_data": split[1],
+        "epochs": 1,
+        "runs_dir": tmp_path / "runs",
+        "verbose": 0,
+    }
+    kwargs.update(change)
+    with pytest.raises(error, match=match):
+        T.train(tiny_model(), kwargs.pop("train_data"), kwargs.pop("val_data"), **kwargs)
+    assert run_folders(tmp_path / "runs") == []
+
+
+@pytest.mark.parametrize(
+    ("which", "make", "error", "match"),
+    [
+        (
+            "train",
+            lambda s: (s[0][0], s[0][1] + 5),
+            ValueError,
+            r"`train_data` labels range from 5 to 9, but the model has 5 outputs",
+        ),
+        ("val", lambda s: (s[1][0], s[1][1] - 1), ValueError, r"`val_data` labels range from -1"),
+        (
+            "train",
+            _shape16,
+            ValueError,
+            r"`train_data` images have shape \(16, 16, 3\), but the model takes \(32, 32, 3\)",
+        ),
+        ("train", lambda s: (s[0][0][:0], s[0][1][:0]), ValueError, r"holds no images"),
+        ("train", lambda s: (s[0][0], s[0][1][:10]), ValueError, r"one integer label per image"),
+        (
+            "train",
+            lambda s: (s[0][0], s[0][1].astype(float)),
+            TypeError,
+            r"labels must be integer class ids",
+        ),
+        (
+            "train",
+            lambda s: make_dataset(*s[0], training=True).take(0),
+            ValueError,
+            r"`train_data` is an empty dataset",
+        ),
+        (
+            "val",
+            lambda s: make_dataset(*s[1], training=False).unbatch(),
+            ValueError,
+            r"`val_data` yields single images .* Batch it",
+        ),
+        (
+            "val",
+            lambda s: make_dataset(s[1][0][:, :16, :16], s[1][1], training=False),
+            ValueError,
+            r"`val_data` yields images of shape \(16, 16, 3\)",
+        ),
+    ],
+)
+def test_data_that_does_not_fit_fails_before_training(split, tmp_path, which, make, error, match):
+    data = {"train": split[0], "val": split[1]}
+    data[which] = make(split)
+    with pytest.raises(error, match=match):
+        T.train(
+            tiny_model(),
+            data["train"],
+            data["val"],
+            epochs=1,
+            runs_dir=tmp_path / "runs",
+            verbose=0,
+        )
+    assert run_folders(tmp_path / "runs") == []
+
+
+def test_runs_dir_that_cannot_be_written(split, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    with pytest.raises(ValueError, match=r"`runs_dir` .*afile/runs cannot be created: .*afile is"):
+        T.train(tiny_model(), *split, epochs=1, runs_dir=afile / "runs", verbose=0)
+    with pytest.raises(ValueError, match=r"`runs_dir` .*afile is a file, not a folder"):
+        T.train(tiny_model(), *split, epochs=1, runs_dir=afile, verbose=0)
+    assert afile.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="root can write to a read-only folder"
+)
+def test_read_only_runs_dir(split, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        with pytest.raises(PermissionError, match=r"`runs_dir` .*locked is not writable"):
+            T.train(tiny_model(), *split, epochs=1, runs_dir=locked, verbose=0)
+    finally:
+        locked.chmod(0o700)
+
+
+# --------------------------------------------------------------------------- random search
+
+
+def build_for_search(dense_units: int, activation: str = "relu") -> keras.Model:
+    return tiny_model(dense=dense_units, activation=activation)
+
+
+def test_random_search_returns_a_sorted_table(split, tmp_path):
+    space = {
+        "dense_units": [8, 16],
+        "activation": ["relu", "tanh"],
+        "optimizer": ["adam", "sgd"],
+        "learning_rate": [1e-3, 1e-2],
+    }
+    table = T.random_search(
+        build_for_search,
+        *split,
+        space=space,
+        max_trials=2,
+        epochs=1,
+        directory=tmp_path,
+        synthetic=True,
+    )
+    assert list(table.columns) == [
+        "trial_id",
+        "dense_units",
+        "activation",
+        "optimizer",
+        "learning_rate",
+        "val_accuracy",
+        "val_loss",
+        "best_epoch",
+        "status",
+        "synthetic",
+    ]
+    assert len(table) == 2
+    assert table["val_accuracy"].is_monotonic_decreasing
+    assert table["val_loss"].notna().all() and (table["status"] == "COMPLETED").all()
+    for key, values in space.items():
+        assert set(table[key]) <= set(values)
+    assert table["synthetic"].all() and table.attrs["synthetic"] is True
+    assert len(run_folders(tmp_path)) == 1  # the tuner's files, in a new sub-folder
+
+
+@pytest.mark.parametrize(
+    ("space", "kwargs", "match"),
+    [
+        ({}, {}, r"`space` must be a non-empty dict"),
+        (
+            {"dense_unit": [8]},
+            {},
+            r"'dense_unit' is not a parameter of build_fn. Did you mean "
+            r"'dense_units'",
+        ),
+        ({"dense_units": []}, {}, r"`space\['dense_units'\]` must be a non-empty list"),
+        ({"dense_units": 8}, {}, r"must be a non-empty list"),
+        ({"dense_units": [8, "16"]}, {}, r"mixes types"),
+        ({"dense_units": [8, 8]}, {}, r"repeats a value"),
+        ({"optimizer": ["adm"]}, {}, r"Did you mean 'adam'"),
+        ({"dense_units": [8]}, {"objective": "accuracy"}, r"Unknown `objective` 'accuracy'"),
+        ({"dense_units": [8]}, {"max_trials": 0}, r"`max_trials` must be an integer >= 1"),
+    ],
+)
+def test_random_search_rejects_a_bad_space(split, space, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        T.random_search(build_for_search, *split, space=space, **kwargs)
