@@ -57,7 +57,7 @@ def cifar100(tiny: bool):
             return data.load_cifar100(download=False), "real CIFAR-100"
         except (data.DataNotFoundError, data.CorruptDataError):
             pass
-    per_class = (5, 2) if tiny else (500, 100)
+    per_class = (10, 2) if tiny else (500, 100)
     folder = Path(tempfile.gettempdir()) / f"cifarlab-bench-synthetic-{per_class[0]}"
     if not (folder / "cifar-100-python" / "meta").is_file():
         data.write_synthetic_cifar100(

@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import machine  # noqa: E402
 
-BENCHMARKS = ["bench_select"]
+BENCHMARKS = ["bench_select", "bench_transfer", "bench_demo"]
 
 HEADER = """# Benchmarks
 

@@ -10,6 +10,7 @@ Nothing imports this module; it sits on top of the library.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -17,8 +18,9 @@ from pathlib import Path
 
 
 def _quiet_tensorflow() -> None:
-    # TensorFlow's C++ start-up chatter hides what matters on a CPU laptop.
+    # TensorFlow's start-up chatter and retracing warnings hide what matters in a terminal.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def _positive_int(text: str) -> int:

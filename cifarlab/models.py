@@ -86,6 +86,14 @@ HEADS: tuple[str, ...] = ("gap", "seed001")
 _PADDINGS = ("valid", "same")
 
 
+#: Momentum of the batch-normalization moving averages. Keras' default (0.99) needs
+#: a few hundred steps to settle; a superclass has about 35 batches per epoch, so
+#: with 0.99 the validation accuracy of a BN network lags for several epochs and
+#: early stopping ends the run before it recovers (measured on medium_mammals:
+#: 0.29 after one epoch with 0.99, 0.72 with 0.9). 0.9 works for all of CIFAR too.
+BN_MOMENTUM = 0.9
+
+
 class WeightsUnavailableError(RuntimeError):
     """The ImageNet weights of a backbone could not be downloaded."""
 
@@ -418,7 +426,7 @@ def _conv_block(
                 kernel_initializer=_glorot(seeds),
                 name=f"{name}_conv{suffix}",
             )(x)
-            x = keras.layers.BatchNormalization(name=f"{name}_bn{suffix}")(x)
+            x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn{suffix}")(x)
             x = keras.layers.Activation("relu", name=f"{name}_relu{suffix}")(x)
         else:
             x = keras.layers.Conv2D(
@@ -430,7 +438,7 @@ def _conv_block(
                 name=f"{name}_conv{suffix}",
             )(x)
     if batch_norm == "end":
-        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     x = keras.layers.MaxPooling2D(pool_size, name=f"{name}_pool")(x)
     if dropout > 0:
         x = keras.layers.Dropout(dropout, seed=next(seeds), name=f"{name}_dropout")(x)
