@@ -8,12 +8,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: help install demo test lab lint format bench clean
+.PHONY: help install demo test notebooks student lab lint bench clean
 
 help:
 	@echo "make demo   - set up .venv and run 'cifarlab demo' (train and compare on one superclass)"
 	@echo "make test   - set up .venv and run the test suite"
 	@echo "make lab    - open JupyterLab on notebooks/"
+	@echo "make notebooks - re-execute notebooks (smoke) and clean their outputs for a commit"
+	@echo "make student - write student versions of the notebooks to notebooks/student/"
 	@echo "make lint   - ruff check"
 	@echo "make bench  - run benchmarks/ and rewrite docs/benchmarks.md"
 	@echo "make clean  - remove caches, runs/ and build files (keeps .venv)"
@@ -29,14 +31,23 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/cifarlab demo $(ARGS)
 
+# The library's tests and every notebook (nbval, smoke mode on synthetic data).
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests notebooks $(PYTEST_ARGS)
+
+# Re-execute the notebooks (smoke, synthetic) and keep only NBVAL_CHECK_OUTPUT outputs.
+notebooks: $(STAMP)
+	$(BIN)/python -m cifarlab.student refresh notebooks/[0-9][0-9]_*.ipynb
+
+# Student versions: solutions replaced by TODOs, outputs cleared (notebooks/student/).
+student: $(STAMP)
+	$(BIN)/cifarlab student-notebooks --force
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 lint: $(STAMP)
-	$(BIN)/ruff check cifarlab tests benchmarks
+	$(BIN)/ruff check cifarlab tests benchmarks docs notebooks
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all

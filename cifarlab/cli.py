@@ -3,6 +3,7 @@
     cifarlab synthetic DIR          write a SYNTHETIC CIFAR-100 (--cifar10) in the official format
     cifarlab info [--data-dir DIR]  where the data comes from, and a superclass's split sizes
     cifarlab demo                   train and compare the baseline and its variants on a superclass
+    cifarlab student-notebooks      write student versions of the notebooks (solutions -> TODO)
 
 Nothing imports this module; it sits on top of the library.
 """
@@ -83,9 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-download", dest="download", action="store_false")
     p.set_defaults(func=cmd_info)
 
-    from cifarlab import demo
+    from cifarlab import demo, student
 
     demo.add_arguments(sub)
+    student.add_arguments(sub)
     return parser
 
 
@@ -95,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, RuntimeError) as err:
         # A user mistake or missing data: one clear line, no stack trace from deep inside.
         print(f"cifarlab {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -52,6 +52,7 @@ __all__ = [
     "scale_images",
     "select_classes",
     "select_superclass",
+    "subsample",
     "train_val_split",
     "write_synthetic_cifar10",
     "write_synthetic_cifar100",
@@ -582,6 +583,50 @@ def select_superclass(data: CifarData, superclass: str | int) -> CifarData:
     official = _labels.superclass_name(superclass)
     return select_classes(
         data, _labels.SUPERCLASSES[official], name=f"{data.name.split(' [')[0]} / {official}"
+    )
+
+
+def subsample(
+    data: CifarData,
+    *,
+    train_per_class: int | None = None,
+    test_per_class: int | None = None,
+    seed: int = 0,
+) -> CifarData:
+    """At most ``n`` images per class from each split, picked at random (seeded).
+
+    For smoke runs and quick experiments: the classes stay balanced and the
+    images keep their original order. None keeps a split whole.
+
+    Example:
+        >>> small = subsample(mammals, train_per_class=100, test_per_class=20)
+    """
+    for arg, value in (("train_per_class", train_per_class), ("test_per_class", test_per_class)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError(f"`{arg}` must be a positive integer or None. Received: {value!r}.")
+    rng = np.random.default_rng(seed)
+
+    def keep(y, n):
+        if n is None:
+            return np.arange(len(y))
+        order = rng.permutation(len(y))
+        by_class = order[np.argsort(y[order], kind="stable")]  # random order within a class
+        labels_sorted = y[by_class]
+        rank = np.arange(len(y)) - np.searchsorted(labels_sorted, labels_sorted, side="left")
+        return np.sort(by_class[rank < n])
+
+    tr, te = keep(data.y_train, train_per_class), keep(data.y_test, test_per_class)
+    coarse = lambda y, rows: None if y is None else y[rows]  # noqa: E731
+    return dataclasses.replace(
+        data,
+        x_train=data.x_train[tr],
+        y_train=data.y_train[tr],
+        x_test=data.x_test[te],
+        y_test=data.y_test[te],
+        y_train_coarse=coarse(data.y_train_coarse, tr),
+        y_test_coarse=coarse(data.y_test_coarse, te),
     )
 
 

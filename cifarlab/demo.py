@@ -13,50 +13,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cifarlab import data
-
-#: Where the demo keeps its synthetic dataset (reused between runs).
-SYNTHETIC_DIR = Path("data") / "synthetic"
-
-
-def get_cifar100(
-    data_dir=None,
-    *,
-    synthetic: bool = False,
-    synthetic_dir: Path = SYNTHETIC_DIR,
-    train_per_class: int = 500,
-    test_per_class: int = 100,
-    out=None,
-) -> data.CifarData:
-    """Real CIFAR-100 when it can be had; otherwise, loudly, a SYNTHETIC stand-in.
-
-    Args:
-        data_dir: as for :func:`cifarlab.data.load_cifar100`.
-        synthetic: skip the real data and use the synthetic set straight away.
-        synthetic_dir: where the synthetic set is written (and reused).
-        train_per_class, test_per_class: size of the synthetic set (default: CIFAR's own).
-    """
-    out = sys.stderr if out is None else out
-    if not synthetic:
-        try:
-            return data.load_cifar100(data_dir)
-        except (data.DataNotFoundError, data.DownloadError) as err:
-            if data_dir is not None:
-                raise  # an explicit folder that is wrong is an error, not a fallback
-            print(
-                "WARNING: real CIFAR-100 is not available here:\n"
-                f"  {err}\n"
-                "Continuing with SYNTHETIC data in the official format. Its results say "
-                "nothing about real CIFAR-100.",
-                file=out,
-            )
-    archive = Path(synthetic_dir) / f"{train_per_class}-{test_per_class}"
-    if not (archive / data.CIFAR100.folder / "meta").is_file():
-        data.write_synthetic_cifar100(
-            archive, train_per_class=train_per_class, test_per_class=test_per_class
-        )
-    return data.load_cifar100(archive)
-
+from cifarlab import course, data
 
 #: The variants the demo trains, in the order of the notebooks (01 to 04).
 VARIANTS: dict[str, str] = {
@@ -136,15 +93,23 @@ def run_demo(
 
     out = sys.stdout if out is None else out
     if smoke:
-        epochs = min(epochs, 2)
+        epochs = min(epochs, course.SMOKE_EPOCHS)
     set_seed(seed)
-    cifar = get_cifar100(
+    cifar = course.get_cifar(
+        "cifar100",
         data_dir,
         synthetic=synthetic,
-        train_per_class=40 if smoke else 500,
-        test_per_class=10 if smoke else 100,
+        train_per_class=course.SMOKE_TRAIN_PER_CLASS if smoke else None,
+        test_per_class=course.SMOKE_TEST_PER_CLASS if smoke else None,
     )
     sub = data.select_superclass(cifar, superclass)
+    if smoke:
+        sub = data.subsample(
+            sub,
+            train_per_class=course.SMOKE_TRAIN_PER_CLASS,
+            test_per_class=course.SMOKE_TEST_PER_CLASS,
+            seed=seed,
+        )
     (x_tr, y_tr), (x_val, y_val) = data.train_val_split(sub.x_train, sub.y_train, seed=seed)
     print(f"{sub.description}: {', '.join(sub.class_names)}", file=out)
     print(

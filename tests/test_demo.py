@@ -36,7 +36,7 @@ def test_demo_without_real_data_warns_then_trains_on_synthetic(in_tmp, capsys):
         metrics = json.loads((run.path / "metrics.json").read_text())
         assert metrics["test_accuracy"] == pytest.approx(row.test_accuracy)
         # the recorded test accuracy is what the saved model really scores
-        cifar = data.load_cifar100(in_tmp / "data" / "synthetic" / "40-10")
+        cifar = data.load_cifar100(in_tmp / "data" / "synthetic" / "cifar100-40-10")
         sub = data.select_superclass(cifar, "medium_mammals")
         pred = run.model.predict(data.scale_images(sub.x_test), verbose=0).argmax(1)
         assert np.mean(pred == sub.y_test) == pytest.approx(row.test_accuracy)
