@@ -718,13 +718,14 @@ def record_metrics(run: str | os.PathLike | RunResult, metrics: Mapping[str, Any
         >>> loss, acc = result.model.evaluate(test_ds, verbose=0)
         >>> record_metrics(result, {"test_loss": loss, "test_accuracy": acc})
     """
-    if isinstance(run, RunResult):
-        if run.path is None:
+    result = run if isinstance(run, RunResult) else None
+    if result is not None:
+        if result.path is None:
             raise ValueError(
-                f"Run {run.name!r} was not recorded (record=False): there is no folder "
+                f"Run {result.name!r} was not recorded (record=False): there is no folder "
                 "to add metrics to."
             )
-        run = run.path
+        run = result.path
     path = _check_run_dir(run, required=(METRICS_FILE,))
     if not isinstance(metrics, Mapping) or not metrics:
         raise TypeError(
@@ -742,6 +743,8 @@ def record_metrics(run: str | os.PathLike | RunResult, metrics: Mapping[str, Any
         )
     merged = {**_read_json(path / METRICS_FILE), **_jsonable(dict(metrics))}
     _write_json(path / METRICS_FILE, merged)
+    if result is not None:
+        result.metrics.update(merged)  # the run in memory says what its folder says
     return merged
 
 

@@ -207,6 +207,7 @@ def test_record_metrics_and_list_runs(run):
     assert merged["test_accuracy"] == 0.5 and merged["best_epoch"] == run.best_epoch
     on_disk = json.loads((run.path / "metrics.json").read_text())
     assert on_disk["test_loss"] == 1.25 and on_disk["stopped"] == "completed"
+    assert run.metrics == on_disk  # the run in memory is updated too
 
     table = T.list_runs(run.path.parent)
     assert list(table.columns) == list(T.LIST_COLUMNS)
