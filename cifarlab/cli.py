@@ -5,6 +5,13 @@
     cifarlab demo                   train and compare the baseline and its variants on a superclass
     cifarlab student-notebooks      write student versions of the notebooks (solutions -> TODO)
 
+For instructors:
+
+    cifarlab assign ROSTER.csv | --groups N   a superclass per group (CSV and Markdown)
+    cifarlab run-notebooks ASSIGNMENTS.csv    run notebooks for every group (papermill)
+    cifarlab results [RUNS_DIR]               every recorded run in one table, with a chart
+    cifarlab report RUN_OR_GROUP_DIR          the technical report (Markdown and HTML)
+
 Nothing imports this module; it sits on top of the library.
 """
 
@@ -62,6 +69,160 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_assign(args: argparse.Namespace) -> int:
+    from cifarlab import assign
+
+    if (args.roster is None) == (args.groups is None):
+        raise ValueError(
+            "give a roster CSV or --groups N (one of the two). "
+            f"Received: roster={args.roster}, --groups={args.groups}."
+        )
+    existing = args.out / "assignments.csv"
+    previous, automatic = args.previous, False
+    if previous is None and not args.fresh and existing.is_file():
+        previous, automatic = existing, True
+    table = assign.assign_superclasses(
+        args.groups if args.roster is None else args.roster,
+        salt=args.salt,
+        exclude=args.exclude,
+        previous=previous,
+    )
+    files = assign.write_assignments(table, args.out)
+    print(table.to_markdown())
+    kept = sum(g.kept for g in table)
+    if kept:
+        source = f"the earlier {existing} (--fresh starts over)" if automatic else previous
+        print(f"{kept} of {len(table)} groups kept their superclass from {source}.")
+    if files.previous is not None:
+        print(f"The earlier assignment files were moved to {files.previous}/.")
+    if files.changed:
+        print(f"Wrote {files.csv} and {files.markdown}.")
+    else:
+        print(f"{files.csv} and {files.markdown} already hold this assignment: unchanged.")
+    print(f"Next: cifarlab run-notebooks {files.csv} --smoke   (a quick check of the set-up)")
+    return 0
+
+
+def cmd_run_notebooks(args: argparse.Namespace) -> int:
+    from cifarlab import batch
+
+    parameters = dict(batch.parse_parameter(name, value) for name, value in args.parameter or [])
+    result = batch.run_notebooks(
+        args.assignments,
+        args.notebooks,
+        notebooks_dir=args.notebooks_dir,
+        runs_dir=args.runs_dir,
+        groups=args.only,
+        jobs=args.jobs,
+        smoke=args.smoke,
+        force=args.force,
+        data_dir=args.data_dir,
+        parameters=parameters,
+        kernel_name=args.kernel,
+        timeout=args.timeout,
+    )
+    print(result.summary())
+    print(f"Next: cifarlab results {args.runs_dir}")
+    return 0 if result.ok else 1
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from cifarlab import batch
+
+    files = batch.write_results(args.runs_dir, out_dir=args.out)
+    print(files.markdown.read_text())
+    print(f"Wrote {files.csv}, {files.markdown} and {files.chart} ({files.runs} runs).")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from cifarlab import report
+
+    files = report.write_report(args.path, out_dir=args.out, data_dir=args.data_dir)
+    mark = " (SYNTHETIC data)" if files.synthetic else ""
+    print(f"Wrote {files.html} (self-contained) and {files.markdown}{mark}.")
+    if files.missing:
+        print("Parts that could not be made:")
+        for part in files.missing:
+            print(f"  - {part}")
+    return 0
+
+
+def _add_instructor_commands(sub) -> None:
+    p = sub.add_parser(
+        "assign",
+        help="assign a CIFAR-100 superclass to every group (CSV and Markdown)",
+        description="Assign a superclass to every group: deterministic for a roster and "
+        "salt, balanced, and stable (groups already in OUT/assignments.csv keep theirs).",
+    )
+    p.add_argument("roster", nargs="?", type=Path, help="roster CSV (see docs/instructors.md)")
+    p.add_argument("--groups", type=_positive_int, help="N groups named group-01 .. group-N")
+    p.add_argument("--salt", default="", help="a course or term name: another salt, another draw")
+    p.add_argument(
+        "--exclude",
+        nargs="+",
+        metavar="SUPERCLASS",
+        help="superclasses not to use (names or 0..19)",
+    )
+    p.add_argument("--out", type=Path, default=Path("."), help="folder to write into (default: .)")
+    p.add_argument(
+        "--previous",
+        type=Path,
+        help="earlier assignments.csv whose groups keep their superclass "
+        "(default: OUT/assignments.csv when it exists)",
+    )
+    p.add_argument(
+        "--fresh", action="store_true", help="ignore OUT/assignments.csv (it is moved aside)"
+    )
+    p.set_defaults(func=cmd_assign)
+
+    p = sub.add_parser(
+        "run-notebooks",
+        help="run notebooks for every group with papermill, into runs/<group>/",
+        description="Run the notebooks for every group of an assignment, groups in parallel; "
+        "a failing notebook is recorded and the rest go on. Exit status 1 if any failed.",
+    )
+    p.add_argument("assignments", type=Path, help="assignments.csv from cifarlab assign")
+    p.add_argument(
+        "--notebooks", nargs="+", metavar="NB", help="numbers, names or paths (default: all)"
+    )
+    p.add_argument("--notebooks-dir", type=Path, default=Path("notebooks"))
+    p.add_argument("--only", nargs="+", metavar="GROUP", help="run only these groups")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="groups run at the same time")
+    p.add_argument("--smoke", action="store_true", help="a quick check on SYNTHETIC data")
+    p.add_argument("--force", action="store_true", help="re-run notebooks that succeeded")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    p.add_argument("--data-dir", type=Path, help="CIFAR-100 folder or archive for the notebooks")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="a papermill parameter for every notebook, e.g. -p EPOCHS 30",
+    )
+    p.add_argument("--timeout", type=float, help="seconds a single cell may run")
+    p.add_argument("--kernel", default="python3", help="Jupyter kernel (default: python3)")
+    p.set_defaults(func=cmd_run_notebooks)
+
+    p = sub.add_parser(
+        "results", help="collect every recorded run into one table (CSV, Markdown, chart)"
+    )
+    p.add_argument("runs_dir", nargs="?", type=Path, default=Path("runs"))
+    p.add_argument("--out", type=Path, help="folder to write into (default: RUNS_DIR)")
+    p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser(
+        "report", help="technical report of a run or a group (Markdown and self-contained HTML)"
+    )
+    p.add_argument("path", type=Path, help="a run folder or a group folder (runs/<group>)")
+    p.add_argument("--out", type=Path, help="folder to write into (default: PATH/report)")
+    p.add_argument(
+        "--data-dir", type=Path, help="CIFAR-100 folder or archive, for the test-split figures"
+    )
+    p.set_defaults(func=cmd_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cifarlab",
@@ -88,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo.add_arguments(sub)
     student.add_arguments(sub)
+    _add_instructor_commands(sub)
     return parser
 
 
