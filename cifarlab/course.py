@@ -263,3 +263,136 @@ def setup(
             file=sys.stdout if out is None else out,
         )
     return lab
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def train_models(
+    lab: Lab,
+    candidates,
+    *,
+    notebook: str,
+    verbose: int = 2,
+    config=None,
+    **train_kwargs,
+) -> dict:
+    """Train each model on the lab's training split, validating on its validation split.
+
+    Every run is recorded in ``lab.runs_dir`` as ``<NN>-<task>-<variant>`` (``NN``
+    from the notebook's name) with the notebook, variant, task and SYNTHETIC flag
+    in its config, so instructors' tools can find and compare them.
+
+    Args:
+        lab: from :func:`setup`.
+        candidates: ``{variant: keras.Model}`` (or a builder function), in order.
+        notebook: the notebook's name, e.g. ``"02_batch_norm"``.
+        verbose: Keras' progress output (2: one line per epoch).
+        config: extra settings to record with every run.
+        **train_kwargs: passed on to :func:`cifarlab.train.train`.
+
+    Returns:
+        ``{variant: RunResult}``.
+    """
+    from cifarlab import train
+
+    prefix = notebook.split("_", 1)[0]
+    runs = {}
+    for variant, model in candidates.items():
+        print(f"--- {variant}")
+        runs[variant] = train.train(
+            model,
+            (lab.x_train, lab.y_train),
+            (lab.x_val, lab.y_val),
+            epochs=lab.epochs,
+            runs_dir=lab.runs_dir,
+            name=f"{prefix}-{lab.name}-{variant}",
+            config={
+                "notebook": notebook,
+                "variant": variant,
+                "superclass": lab.name,
+                "data": lab.data.description,
+                "synthetic": lab.synthetic,
+                **(config or {}),
+            },
+            seed=lab.seed,
+            verbose=verbose,
+            **train_kwargs,
+        )
+    return runs
+
+
+def evaluate_on_test(lab: Lab, runs, *, top_k=(3,), show: bool = True) -> dict:
+    """Evaluate each run's model once on the test split, and record the results.
+
+    The test split is used here and only here. ``metrics.json`` of each run gets
+    ``test_accuracy``, ``test_loss``, ``test_top<k>_accuracy`` and the whole
+    evaluation (``test``: per-class metrics, confusion matrix, ...).
+
+    Returns:
+        ``{variant: Evaluation}``.
+    """
+    from cifarlab import evaluate, train
+
+    results = {}
+    for variant, run in runs.items():
+        result = evaluate.evaluate(
+            run.model,
+            lab.data.x_test,
+            lab.data.y_test,
+            lab.class_names,
+            top_k=top_k,
+            synthetic=lab.synthetic,
+            name=f"{run.name}, test split",
+        )
+        metrics = {"test_accuracy": result.accuracy, "test_loss": result.loss}
+        metrics.update({f"test_top{k}_accuracy": v for k, v in result.top_k_accuracy.items()})
+        train.record_metrics(run, {**metrics, "test": result.to_dict()})
+        if show:
+            print(result.summary(), end="\n\n")
+        results[variant] = result
+    return results
+
+
+def overfitting_table(lab: Lab, runs):
+    """Training against validation accuracy of each run: the gap shows overfitting.
+
+    Training accuracy is measured again on the original training images: the one
+    ``fit`` reports was taken on augmented images and with dropout active.
+    """
+    import pandas as pd
+
+    from cifarlab import evaluate
+
+    rows = {}
+    for variant, run in runs.items():
+        on_train = evaluate.evaluate(
+            run.model, lab.x_train, lab.y_train, lab.class_names, synthetic=lab.synthetic
+        )
+        rows[variant] = {
+            "training accuracy (as fit reports it)": run.best_metrics.get("accuracy"),
+            "training accuracy (original images)": on_train.accuracy,
+            "validation accuracy": run.best_val_accuracy,
+            "gap (training - validation)": on_train.accuracy - (run.best_val_accuracy or 0.0),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    return table.rename_axis(columns="SYNTHETIC" if lab.synthetic else None)
+
+
+def results_table(lab: Lab, runs):
+    """The recorded runs as one table (as instructors will see them), SYNTHETIC marked."""
+    from cifarlab import train
+
+    table = train.list_runs(lab.runs_dir)
+    table = table[table["path"].isin([str(run.path) for run in runs.values()])]
+    columns = [
+        "params",
+        "epochs_run",
+        "best_epoch",
+        "best_val_accuracy",
+        "test_accuracy",
+        "total_time",
+        "synthetic",
+    ]
+    table = table.set_index("name")[columns]
+    return table.rename_axis(columns="SYNTHETIC" if lab.synthetic else None)

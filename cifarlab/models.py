@@ -1120,3 +1120,25 @@ def _augment_layer(
             f"a preset name, or None. Received: augment={augment!r}."
         )
     return augment
+
+
+def layer_table(model: keras.Model):
+    """One row per layer: name, type, output shape and parameters (a pandas DataFrame).
+
+    The same information as ``model.summary()``, as a table that does not depend on
+    the terminal's width, so notebooks can show it and compare it.
+
+    Example:
+        >>> print(layer_table(build_baseline_cnn(5)).to_string(index=False))
+    """
+    import pandas as pd
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model. Received: {type(model).__name__}.")
+    return pd.DataFrame(
+        [
+            (layer.name, type(layer).__name__, tuple(layer.output.shape[1:]), layer.count_params())
+            for layer in model.layers
+        ],
+        columns=["layer", "type", "output shape", "parameters"],
+    )

@@ -54,3 +54,53 @@ def test_subsample_is_balanced_seeded_and_ordered(cifar100):
     )
     with pytest.raises(ValueError, match="train_per_class"):
         data.subsample(cifar100, train_per_class=0)
+
+
+def test_train_evaluate_and_tabulate_runs(superclass_data, tmp_path, monkeypatch):
+    import json
+
+    from cifarlab import models
+
+    monkeypatch.setenv("CIFARLAB_SMOKE", "1")
+    small = data.subsample(superclass_data, train_per_class=40, test_per_class=10)
+    (x_tr, y_tr), (x_val, y_val) = data.train_val_split(small.x_train, small.y_train)
+    lab = course.Lab(
+        small, x_tr, y_tr, x_val, y_val, epochs=1, seed=0, smoke=True, runs_dir=str(tmp_path)
+    )
+    runs = course.train_models(
+        lab,
+        {"baseline": models.build_baseline_cnn(5, seed=0)},
+        notebook="01_baseline_cnn",
+        verbose=0,
+    )
+    run = runs["baseline"]
+    assert run.name == "01-medium_mammals-baseline" and run.epochs_run == 1
+    assert run.config["notebook"] == "01_baseline_cnn" and run.synthetic
+    results = course.evaluate_on_test(lab, runs, show=False)
+    recorded = json.loads((run.path / "metrics.json").read_text())
+    assert recorded["test_accuracy"] == pytest.approx(results["baseline"].accuracy)
+    assert recorded["test"]["confusion_matrix"] == results["baseline"].confusion_matrix.tolist()
+    assert (
+        "test_top3_accuracy" in recorded
+        and run.metrics["test_accuracy"] == recorded["test_accuracy"]
+    )
+    gap = course.overfitting_table(lab, runs)
+    assert gap.columns.name == "SYNTHETIC" and list(gap.index) == ["baseline"]
+    row = gap.loc["baseline"]
+    assert row["gap (training - validation)"] == pytest.approx(
+        row["training accuracy (original images)"] - row["validation accuracy"]
+    )
+    table = course.results_table(lab, runs)
+    assert list(table.index) == [run.name]
+    assert table.loc[run.name, "test_accuracy"] == pytest.approx(recorded["test_accuracy"])
+
+
+def test_layer_table():
+    from cifarlab import models
+
+    table = models.layer_table(models.build_baseline_cnn(5))
+    assert table["parameters"].sum() == 159_813
+    assert list(table.columns) == ["layer", "type", "output shape", "parameters"]
+    assert table.iloc[0]["type"] == "InputLayer" and table.iloc[1]["output shape"] == (30, 30, 32)
+    with pytest.raises(TypeError, match="must be a keras.Model"):
+        models.layer_table("model")
