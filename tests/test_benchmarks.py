@@ -1,16 +1,71 @@
-"""Each benchmark runs once in a tiny size so it cannot rot (timings are not asserted)."""
+"""Each benchmark runs once in a tiny size so it cannot rot (timings are never asserted)."""
+
+import importlib
+import json
 
 import pytest
 
-from benchmarks import run_all
+from benchmarks import bench_memory, bench_notebooks, run_all
 
 
-@pytest.mark.parametrize("name", run_all.BENCHMARKS)
+@pytest.mark.parametrize("name", [n for n in run_all.BENCHMARKS if n != "bench_notebooks"])
 def test_benchmark_runs_tiny_and_agrees(name):
-    import importlib
-
     module = importlib.import_module(f"benchmarks.{name}")
     result = module.run(tiny=True)
     assert result.get("same_result", True) is True
+    assert {"name", "headline", "target", "met"} <= set(result)
+    json.dumps(result)  # what run_all writes to benchmarks/out/
     text = module.markdown(result)
     assert text.startswith("### ") and "|" in text
+
+
+def test_every_issue_benchmark_is_run():
+    assert sorted(run_all.BENCHMARKS) == sorted(run_all.DOC_ORDER)
+    assert len(run_all.DOC_ORDER) == 7  # 1-6, the fifth in two parts (demo, notebooks)
+
+
+def test_resize_matches_bilinear_of_tensorflow():
+    import numpy as np
+    import tensorflow as tf
+
+    images = np.random.default_rng(0).uniform(0, 1, size=(3, 32, 32, 3))
+    ours = np.array(bench_memory.cv2_like_resize(images, 224))
+    theirs = tf.image.resize(images, (224, 224), method="bilinear").numpy()
+    assert ours.dtype == np.float64 and ours.shape == (3, 224, 224, 3)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_notebooks_benchmark_with_no_notebooks(tmp_path):
+    result = bench_notebooks.run(tiny=True, folder=tmp_path)
+    assert result["rows"] == [] and result["met"] is False
+    assert "No notebooks" in bench_notebooks.markdown(result)
+
+
+def test_notebooks_benchmark_runs_one_notebook_in_smoke_mode(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("SMOKE = False")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell(
+            "import os\n"
+            "assert SMOKE is True and os.environ['CIFARLAB_SMOKE'] == '1'\n"
+            "from cifarlab import data\n"
+            "assert data.load_cifar100().synthetic"
+        ),
+    ]
+    nbformat.write(nb, tmp_path / "01_check.ipynb")
+    broken = nbformat.v4.new_notebook()
+    broken.cells = [nbformat.v4.new_code_cell("raise ValueError('boom')")]
+    nbformat.write(broken, tmp_path / "02_broken.ipynb")
+
+    result = bench_notebooks.run(tiny=True, folder=tmp_path)
+    rows = {row["notebook"]: row for row in result["rows"]}
+    assert rows["01_check.ipynb"]["smoke"]["status"] == "ok"
+    assert rows["02_broken.ipynb"]["smoke"]["status"] == "failed"
+    assert "boom" in rows["02_broken.ipynb"]["smoke"]["error"]
+    assert result["met"] is False
+    text = bench_notebooks.markdown(result)
+    assert "`01_check.ipynb`" in text and "failed" in text

@@ -1,0 +1,264 @@
+"""Benchmark 5 (part): wall time of each notebook, in smoke mode and in full mode.
+
+Every ``notebooks/*.ipynb`` present is run as a student's Jupyter would run it:
+papermill, kernel ``python3``, a fresh kernel per notebook, in a fresh process;
+the time is from start-up to the last cell.
+
+- Smoke mode (what ``make test`` runs): ``CIFARLAB_SMOKE=1`` and ``SMOKE=True``
+  on the same small SYNTHETIC dataset the notebook tests use.
+- Full mode (what a student runs): ``SMOKE=False`` on real CIFAR-100 when it is in
+  the Keras cache, else on SYNTHETIC data of the real size. Full runs share a time
+  budget (the rest of ``make bench``'s 20 minutes); a notebook that would overrun it
+  is stopped and reported as not finished, and the ones after it as skipped.
+
+Each run has its own working folder, runs folder and Keras home under a temporary
+folder: nothing is written to the repository or the real Keras cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import ROOT
+
+NOTEBOOKS = ROOT / "notebooks"
+SMOKE_TIMEOUT_S = 600
+#: Images per class (train, test) of the SYNTHETIC data sets the notebooks get.
+SIZES = {
+    "smoke": {"cifar100": (40, 10), "cifar10": (40, 10)},  # as the notebook tests use
+    "full": {"cifar100": (500, 100), "cifar10": (5000, 1000)},  # the real sizes
+}
+
+
+def data_folder(mode: str) -> Path:
+    """SYNTHETIC CIFAR-100 and CIFAR-10 in the official format, written once, for a mode."""
+    from cifarlab import data
+
+    folder = Path(tempfile.gettempdir()) / f"cifarlab-bench-notebook-data-{mode}"
+    sizes = SIZES[mode]
+    if not (folder / data.CIFAR100.folder / "meta").is_file():
+        train, test = sizes["cifar100"]
+        data.write_synthetic_cifar100(folder, train_per_class=train, test_per_class=test)
+    if not (folder / data.CIFAR10.folder / "batches.meta").is_file():
+        train, test = sizes["cifar10"]
+        data.write_synthetic_cifar10(folder, train_per_class=train, test_per_class=test)
+    return folder
+
+
+def _notebooks(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).glob("*.ipynb") if not p.name.startswith("."))
+
+
+def _has_parameter(path: Path, name: str) -> bool:
+    """True when the notebook's ``parameters`` cell assigns ``name`` (papermill can set it)."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf8")).get("cells", [])
+    except (OSError, ValueError):
+        return False
+    assign = re.compile(rf"^\s*{re.escape(name)}\s*(:[^=]*)?=", re.MULTILINE)
+    for cell in cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = cell.get("source", "")
+            return bool(assign.search(source if isinstance(source, str) else "".join(source)))
+    return False
+
+
+def _real_data_present() -> bool:
+    """True when real CIFAR-100 is where the notebooks look by default (never downloads)."""
+    from cifarlab import data
+
+    try:
+        return not data.load_cifar100(download=False).synthetic
+    except (data.DataNotFoundError, data.CorruptDataError):
+        return False
+
+
+def run_notebook(path: Path, *, smoke: bool, data_dir: Path | None, timeout: float) -> dict:
+    """Run one notebook with papermill in a fresh process; its wall time and status.
+
+    ``data_dir`` None: the notebook finds the data itself (real CIFAR in the Keras cache).
+    """
+    with tempfile.TemporaryDirectory(prefix="cifarlab-bench-nb-") as tmp:
+        work = Path(tmp) / "work"  # the notebook's working folder: runs/, data/ go here
+        work.mkdir()
+        cmd = [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(path.resolve()),
+            str(Path(tmp) / "out.ipynb"),
+            "--kernel",
+            "python3",
+            "--language",
+            "python",
+            "--cwd",
+            str(work),
+            "--no-progress-bar",
+        ]
+        if _has_parameter(path, "SMOKE"):
+            cmd += ["-p", "SMOKE", str(smoke)]
+        env = dict(
+            os.environ,
+            CIFARLAB_RUNS_DIR=str(Path(tmp) / "runs"),
+            MPLBACKEND="Agg",
+            TF_CPP_MIN_LOG_LEVEL="2",
+        )
+        for key in ("CIFARLAB_SMOKE", "CIFARLAB_DATA_DIR"):
+            env.pop(key, None)
+        if smoke:
+            env["CIFARLAB_SMOKE"] = "1"
+        if data_dir is not None:  # SYNTHETIC data: never touch the real Keras cache
+            env["CIFARLAB_DATA_DIR"] = str(data_dir)
+            env["KERAS_HOME"] = str(Path(tmp) / "keras")
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                cmd, cwd=work, env=env, capture_output=True, text=True, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            return {
+                "status": "not finished",
+                "wall_s": time.perf_counter() - start,
+                "error": "stopped: its share of the time budget was spent",
+            }
+        wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = [line for line in proc.stderr.strip().splitlines() if line.strip()][-1:]
+        return {"status": "failed", "wall_s": wall, "error": " ".join(tail)[:300]}
+    return {"status": "ok", "wall_s": wall, "error": None}
+
+
+def _skipped(reason: str) -> dict:
+    return {"status": "skipped", "wall_s": None, "error": reason}
+
+
+def run(
+    tiny: bool = False, *, folder: str | os.PathLike | None = None, budget_s: float | None = None
+) -> dict:
+    """Time every notebook in ``folder``: smoke runs first, then full runs, within ``budget_s``.
+
+    ``tiny`` runs smoke mode only (the tests give it a folder of their own notebooks).
+    """
+    folder = Path(folder) if folder is not None else NOTEBOOKS
+    paths = _notebooks(folder)
+    deadline = None if budget_s is None else time.perf_counter() + budget_s
+
+    def left() -> float:
+        return 3600.0 if deadline is None else deadline - time.perf_counter()
+
+    smoke_dir = data_folder("smoke") if paths else None
+    real = False if tiny else _real_data_present()
+    full_dir = None if real or tiny or not paths else data_folder("full")
+    rows = [{"notebook": path.name} for path in paths]
+    # Smoke runs first, each with a fair share of the time left, so one slow notebook
+    # cannot starve the others; one stopped early gets a second try on what is left.
+    for i, (row, path) in enumerate(zip(rows, paths, strict=True)):
+        share = min(SMOKE_TIMEOUT_S, left() / (len(paths) - i))
+        if share < 10:
+            row["smoke"] = _skipped("the time budget was spent before it")
+        else:
+            row["smoke"] = run_notebook(path, smoke=True, data_dir=smoke_dir, timeout=share)
+    for row, path in zip(rows, paths, strict=True):
+        first = row["smoke"]
+        if first["status"] == "not finished" and left() > first["wall_s"] + 10:
+            row["smoke"] = run_notebook(
+                path, smoke=True, data_dir=smoke_dir, timeout=min(SMOKE_TIMEOUT_S, left())
+            )
+    for row, path in zip(rows, paths, strict=True):
+        if tiny:
+            row["full"] = _skipped("tiny run: smoke only")
+        elif left() < 10:
+            row["full"] = _skipped("the time budget was spent before it")
+        else:
+            row["full"] = run_notebook(path, smoke=False, data_dir=full_dir, timeout=left())
+    runs = [row[mode] for row in rows for mode in ("smoke", "full")]
+    smoke_done = [row["smoke"]["wall_s"] for row in rows if row["smoke"]["status"] == "ok"]
+    smoke_total = sum(smoke_done)
+    full_done = [row for row in rows if row["full"]["status"] == "ok"]
+    if not rows:
+        headline = "no notebooks yet"
+    else:
+        headline = (
+            f"{len(smoke_done)} of {len(rows)} notebooks run in smoke mode "
+            f"({smoke_total:.0f} s in all), {len(full_done)} in full mode"
+        )
+    return {
+        "name": "The notebooks: wall time of each, smoke mode and full mode",
+        "folder": str(folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder),
+        "data_smoke": "SYNTHETIC CIFAR-100 and CIFAR-10, 40 training and 10 test images per "
+        "class (as the notebook tests use)",
+        "data_full": "real CIFAR (from the Keras cache)"
+        if real
+        else "SYNTHETIC CIFAR-100 and CIFAR-10 of the real size (500 and 5,000 training images "
+        "per class); real data absent",
+        "budget_s": budget_s,
+        "rows": rows,
+        "smoke_total_s": smoke_total,
+        "headline": headline,
+        "target": "every notebook runs start to end on 2 cores, in smoke and in full mode",
+        "met": _met(runs),
+        "same_result": True,
+    }
+
+
+def _met(runs: list[dict]) -> bool | str:
+    """False if a notebook failed; True if every run finished; else only partly measured."""
+    if not runs or any(run["status"] == "failed" for run in runs):
+        return False
+    if all(run["status"] == "ok" for run in runs):
+        return True
+    return "no failure; not all measured in the time budget"
+
+
+def _cell(run: dict) -> str:
+    if run["status"] == "ok":
+        return f"{run['wall_s']:.0f} s"
+    if run["wall_s"] is None:
+        return f"{run['status']} ({run['error']})"
+    return f"{run['status']} after {run['wall_s']:.0f} s ({run['error']})"
+
+
+def markdown(r: dict) -> str:
+    lines = [f"### {r['name']}", ""]
+    if not r["rows"]:
+        lines += [f"No notebooks in `{r['folder']}/` yet: nothing was timed.", ""]
+        return "\n".join(lines)
+    budget = (
+        f"the notebooks had the {r['budget_s']:.0f} s that the other benchmarks left of "
+        "the 20 minutes, smoke runs first"
+        if r["budget_s"] is not None
+        else "no time limit"
+    )
+    lines += [
+        f"Smoke mode on {r['data_smoke']}; full mode on {r['data_full']}. One run each, "
+        f"papermill with kernel `python3`, a fresh process per notebook, from start-up to "
+        f"the last cell; {budget}.",
+        "",
+        "| notebook | smoke mode | full mode |",
+        "| --- | --- | --- |",
+    ]
+    for row in r["rows"]:
+        lines.append(f"| `{row['notebook']}` | {_cell(row['smoke'])} | {_cell(row['full'])} |")
+    skipped = [row["notebook"] for row in r["rows"] if row["full"]["status"] == "skipped"]
+    lines += [
+        "",
+        f"Smoke runs measured: {r['smoke_total_s']:.0f} s in all, one after the other."
+        + (
+            f" Not run in full mode: {', '.join(f'`{n}`' for n in skipped)}: `make bench` "
+            "must end within 20 minutes, so full runs get only the time the other "
+            "benchmarks and the smoke runs leave; run one in full with "
+            "`python -m benchmarks.run_all --only bench_notebooks` (no time limit) or "
+            "`papermill NOTEBOOK out.ipynb -p SMOKE False`."
+            if skipped and r["budget_s"] is not None
+            else ""
+        ),
+        "",
+    ]
+    return "\n".join(lines)
