@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from cifarlab import labels as _labels
+from cifarlab._files import atomic_write
 
 __all__ = [
     "GROUP_COLUMNS",
@@ -721,7 +722,7 @@ def write_assignments(
         for p in existing:
             os.replace(p, moved_to / p.name)
     for p, t in texts.items():
-        _atomic_write_text(p, t)
+        atomic_write(p, t)
     return AssignmentFiles(*texts, previous=moved_to, changed=True)
 
 
@@ -742,14 +743,3 @@ def _new_folder(root: Path) -> Path:
 def _temp_name(target: Path, suffix: str = ".part") -> Path:
     """A fresh hidden name next to ``target`` (created later with the usual permissions)."""
     return target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
-
-
-def _atomic_write_text(target: Path, text: str) -> None:
-    """Write ``text`` to a temporary file in the same folder, then rename it to ``target``."""
-    tmp = _temp_name(target)
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 from cifarlab import assign, report
 from cifarlab import labels as _labels
+from cifarlab._files import atomic_write
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -417,7 +418,7 @@ def _read_status(group_dir: Path) -> dict[str, Any]:
 
 def _write_status(group_dir: Path, status: Mapping[str, Any]) -> None:
     text = json.dumps(status, indent=2, default=str) + "\n"
-    assign._atomic_write_text(group_dir / STATUS_FILE, text)
+    atomic_write(group_dir / STATUS_FILE, text)
 
 
 def _outputs(group_dir: Path, stem: str) -> list[Path]:
@@ -506,7 +507,7 @@ def _execute(task: dict[str, Any]) -> dict[str, Any]:
 
                 body, _ = HTMLExporter().from_filename(str(tmp))
                 html = group_dir / f"{stem}{suffix}.html"
-                assign._atomic_write_text(html, body)
+                atomic_write(html, body)
                 record["html"] = html.name
             except Exception as err:  # the notebook itself is still worth keeping
                 record["html_error"] = f"{type(err).__name__}: {err}"
@@ -765,9 +766,7 @@ def _move_aside(group_dir: Path, stem: str, moved: dict[str, str]) -> str | None
     if old is not None:
         kept = report.read_group_status(target) or {"notebooks": {}}
         kept.setdefault("notebooks", {})[stem] = old
-        assign._atomic_write_text(
-            target / STATUS_FILE, json.dumps(kept, indent=2, default=str) + "\n"
-        )
+        atomic_write(target / STATUS_FILE, json.dumps(kept, indent=2, default=str) + "\n")
     return str(target.relative_to(group_dir))
 
 
@@ -1084,8 +1083,8 @@ def write_results(
     out = root if out_dir is None else Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     csv_path, md_path, png_path = out / "results.csv", out / "results.md", out / "results.png"
-    assign._atomic_write_text(csv_path, table.to_csv(index=False))
-    assign._atomic_write_text(md_path, _results_markdown(table, root))
+    atomic_write(csv_path, table.to_csv(index=False))
+    atomic_write(md_path, _results_markdown(table, root))
     ax = report.plot_results(table)
     try:
         report.save_figure(ax.figure, png_path)

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from cifarlab import labels as _labels
+from cifarlab._files import atomic_write
 
 __all__ = [
     "CIFAR10",
@@ -820,23 +821,13 @@ def _write(files: dict[str, dict], spec: ArchiveSpec, path, archive: bool) -> Pa
                 info = tarfile.TarInfo(f"{spec.folder}/{name}")
                 info.size, info.mtime, info.mode = len(blobs[name]), 0, 0o644
                 tar.addfile(info, io.BytesIO(blobs[name]))
-        _atomic_write(target, buf.getvalue())
+        atomic_write(target, buf.getvalue())
         return target
     folder = path / spec.folder
     folder.mkdir(exist_ok=True)
     for name in spec.files:
-        _atomic_write(folder / name, blobs[name])
+        atomic_write(folder / name, blobs[name])
     return folder
-
-
-def _atomic_write(target: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _check_counts(train_per_class: int, test_per_class: int) -> None:

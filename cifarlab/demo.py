@@ -8,12 +8,12 @@ the official format, and every output says SYNTHETIC.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cifarlab import course, data
+from cifarlab._files import atomic_write
 
 #: The variants the demo trains, in the order of the notebooks (01 to 04).
 VARIANTS: dict[str, str] = {
@@ -189,18 +189,9 @@ def run_demo(
             file=out,
         )
     report = Path(runs_dir) / f"demo-{slug}.md"
-    _write_text(report, f"# {heading}\n\n{table.to_markdown(index=False, floatfmt='.3f')}\n")
+    atomic_write(report, f"# {heading}\n\n{table.to_markdown(index=False, floatfmt='.3f')}\n")
     print(f"Runs, curves and confusion matrices: {runs_dir}/ (table: {report})", file=out)
     return table
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write atomically. The table is derived from the runs, which are never
-    overwritten, so a newer table may replace an older one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _main(args: argparse.Namespace) -> int:

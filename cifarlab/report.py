@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cifarlab import labels as _labels
+from cifarlab._files import atomic_write
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -1123,13 +1124,13 @@ def write_report(
     figures_dir.mkdir(parents=True, exist_ok=True)
     figures = rep.figures
     for name, png in figures.items():
-        _atomic_write_bytes(figures_dir / name, png)
+        atomic_write(figures_dir / name, png)
     for stale in figures_dir.glob("*.png"):
         if stale.name not in figures:
             stale.unlink()
     md, page = out / "report.md", out / "report.html"
-    _atomic_write_text(md, rep.to_markdown(FIGURES_DIR))
-    _atomic_write_text(page, rep.to_html())
+    atomic_write(md, rep.to_markdown(FIGURES_DIR))
+    atomic_write(page, rep.to_html())
     return ReportFiles(
         markdown=md,
         html=page,
@@ -1139,19 +1140,5 @@ def write_report(
     )
 
 
-def _atomic_write_text(target: Path, text: str) -> None:
-    _atomic_write_bytes(target, text.encode("utf-8"))
-
-
 def _temp_name(target: Path, suffix: str = ".part") -> Path:
     return target.with_name(f".{target.stem}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
-
-
-def _atomic_write_bytes(target: Path, payload: bytes) -> None:
-    tmp = _temp_name(target)
-    try:
-        with open(tmp, "xb") as f:
-            f.write(payload)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any, Union
 import keras
 import numpy as np
 
+from cifarlab._files import atomic_write
+
 if TYPE_CHECKING:
     import pandas as pd
     import tensorflow as tf
@@ -729,8 +731,7 @@ def record_metrics(run: str | os.PathLike | RunResult, metrics: Mapping[str, Any
     path = _check_run_dir(run, required=(METRICS_FILE,))
     if not isinstance(metrics, Mapping) or not metrics:
         raise TypeError(
-            "`metrics` must be a non-empty dict of names -> values. "
-            f"Received: {metrics!r}."
+            f"`metrics` must be a non-empty dict of names -> values. Received: {metrics!r}."
         )
     bad = sorted(str(k) for k in metrics if not isinstance(k, str))
     if bad:
@@ -1079,8 +1080,7 @@ def _check_space(space, build_fn) -> dict[str, list]:
         kinds = {type(v) for v in values}
         if not kinds <= {str, int, float, bool}:
             raise ValueError(
-                f"`space[{key!r}]` values must be str, int, float or bool. "
-                f"Received: {values!r}."
+                f"`space[{key!r}]` values must be str, int, float or bool. Received: {values!r}."
             )
         if kinds == {int, float}:
             values = [float(v) for v in values]
@@ -1106,9 +1106,7 @@ def _check_space(space, build_fn) -> dict[str, list]:
 
 def _check_int(arg: str, value, *, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(
-            f"`{arg}` must be an integer >= {minimum}. Received: {arg}={value!r}."
-        )
+        raise ValueError(f"`{arg}` must be an integer >= {minimum}. Received: {arg}={value!r}.")
 
 
 def _check_learning_rate(value) -> None:
@@ -1126,16 +1124,12 @@ def _check_learning_rate(value) -> None:
 
 def _choice(arg: str, value, valid: Mapping[str, Any]) -> str:
     if not isinstance(value, str):
-        raise TypeError(
-            f"`{arg}` must be one of {', '.join(valid)}. Received: {arg}={value!r}."
-        )
+        raise TypeError(f"`{arg}` must be one of {', '.join(valid)}. Received: {arg}={value!r}.")
     key = value.strip().lower()
     if key not in valid:
         close = difflib.get_close_matches(key, list(valid), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"Unknown `{arg}` {value!r}.{hint} Valid: {', '.join(valid)}."
-        )
+        raise ValueError(f"Unknown `{arg}` {value!r}.{hint} Valid: {', '.join(valid)}.")
     return key
 
 
@@ -1153,8 +1147,7 @@ def _check_callbacks(callbacks) -> list[keras.callbacks.Callback]:
     for cb in callbacks:
         if not isinstance(cb, keras.callbacks.Callback):
             raise TypeError(
-                "`callbacks` must hold keras.callbacks.Callback instances. "
-                f"Received: {cb!r}."
+                f"`callbacks` must hold keras.callbacks.Callback instances. Received: {cb!r}."
             )
     return callbacks
 
@@ -1240,8 +1233,7 @@ def _check_data_form(arg: str, data) -> None:
         return
     if isinstance(data, Mapping):
         raise TypeError(
-            f"`{arg}` must be a tf.data.Dataset or a tuple (images, labels); "
-            "received a dict."
+            f"`{arg}` must be a tf.data.Dataset or a tuple (images, labels); received a dict."
         )
     raise TypeError(
         f"`{arg}` must be a tf.data.Dataset (cifarlab.data.make_dataset) or a tuple "
@@ -1307,7 +1299,8 @@ def _as_dataset(arg: str, data, model, *, batch_size: int, training: bool, seed:
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(
             f"`{arg}` labels must be integer class ids (sparse labels). Received dtype "
-            f"{labels.dtype}" + (" (one-hot? use labels.argmax(1))" if labels.ndim == 2 else "")
+            f"{labels.dtype}"
+            + (" (one-hot? use labels.argmax(1))" if labels.ndim == 2 else "")
             + "."
         )
     lo, hi = int(labels.min()), int(labels.max())
@@ -1492,7 +1485,7 @@ def _write_history(path: Path, rows: Sequence[Mapping[str, float]]) -> None:
     writer.writerow(columns)
     for epoch, row in enumerate(rows, start=1):
         writer.writerow([epoch] + [repr(float(row.get(c, float("nan")))) for c in columns[1:]])
-    _atomic_write(path, buf.getvalue().encode())
+    atomic_write(path, buf.getvalue())
 
 
 def _read_history(path: Path) -> list[dict[str, float]]:
@@ -1529,16 +1522,6 @@ def _make_run_dir(root: Path, name: str, when: datetime) -> Path:
     raise RuntimeError(f"Could not create a new run folder for {base!r} in {root}.")
 
 
-def _atomic_write(target: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def _atomic_save_model(model, target: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".keras")
     os.close(fd)
@@ -1551,7 +1534,7 @@ def _atomic_save_model(model, target: Path) -> None:
 
 def _write_json(path: Path, obj) -> None:
     text = json.dumps(_jsonable(obj), indent=2, allow_nan=False)
-    _atomic_write(path, (text + "\n").encode())
+    atomic_write(path, text + "\n")
 
 
 def _read_json(path: Path) -> dict:
