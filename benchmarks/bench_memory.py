@@ -206,7 +206,7 @@ def run(tiny: bool = False) -> dict:
         "headline": f"{ratio * 100:.0f}% of seed 001's peak for one superclass "
         f"({peak[('cifarlab', n_max)] / 1024:.1f} vs {peak[('seed001', n_max)] / 1024:.1f} GiB); "
         + (
-            f"cifarlab grows {slopes['cifarlab']:.0f} MiB per 1,000 images, seed 001 "
+            f"cifarlab grows {abs(slopes['cifarlab']):.0f} MiB per 1,000 images, seed 001 "
             f"{slopes['seed001']:,.0f}"
             if len(slopes) >= 2
             else "one size only"

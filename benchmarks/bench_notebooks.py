@@ -126,7 +126,7 @@ def run_notebook(path: Path, *, smoke: bool, data_dir: Path | None, timeout: flo
             return {
                 "status": "not finished",
                 "wall_s": time.perf_counter() - start,
-                "error": "stopped: its share of the time budget was spent",
+                "error": "stopped when its share of the time budget ran out",
             }
         wall = time.perf_counter() - start
     if proc.returncode != 0:
