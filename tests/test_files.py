@@ -20,3 +20,45 @@ def test_atomic_write_replaces_whole_files_only(tmp_path, monkeypatch):
         atomic_write(target, b"second")
     assert target.read_text() == "first"  # the old file is intact
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]  # no temp file left
+
+
+def test_json_records_round_trip_and_name_the_bad_file(tmp_path):
+    import numpy as np
+
+    from cifarlab._files import read_json, write_json
+
+    path = write_json(tmp_path / "m.json", {"acc": np.float32(0.5), "loss": float("nan"),
+                                             "where": tmp_path, "ids": np.arange(2)})
+    assert read_json(path) == {"acc": 0.5, "loss": None, "where": str(tmp_path), "ids": [0, 1]}
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"bad\.json is not valid JSON"):
+        read_json(tmp_path / "bad.json")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"list\.json does not hold a JSON object"):
+        read_json(tmp_path / "list.json")
+
+
+def test_new_folder_never_reuses_one(tmp_path):
+    from datetime import datetime
+
+    from cifarlab._files import new_folder, slug
+
+    when = datetime(2026, 12, 1, 12, 0, 0)
+    first = new_folder(tmp_path / "runs", "medium mammals/BN", when=when)
+    (first / "keep.txt").write_text("mine")
+    second = new_folder(tmp_path / "runs", "medium mammals/BN", when=when)
+    assert first.name == "20261201-120000-medium_mammals_BN"
+    assert second.name == first.name + "-2"
+    assert (first / "keep.txt").read_text() == "mine"
+    assert slug("../../etc") == "etc" and slug("///") == "run"
+
+
+def test_save_model_leaves_no_temp_file(tmp_path):
+    import keras
+
+    from cifarlab._files import save_model
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    save_model(model, tmp_path / "model.keras")
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+    assert keras.saving.load_model(tmp_path / "model.keras").count_params() == 3
