@@ -37,7 +37,7 @@ test: $(STAMP)
 
 # Re-execute the notebooks (smoke, synthetic) and keep only NBVAL_CHECK_OUTPUT outputs.
 notebooks: $(STAMP)
-	$(BIN)/python -m cifarlab.student refresh notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/python tools/refresh_notebooks.py notebooks/[0-9][0-9]_*.ipynb
 
 # Student versions: solutions replaced by TODOs, outputs cleared (notebooks/student/).
 student: $(STAMP)

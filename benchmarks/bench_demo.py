@@ -51,7 +51,7 @@ def run(tiny: bool = False) -> dict:
 
 
 def _without_last_column(table: str) -> str:
-    """The demo's table less its run_dir column (paths of a temporary folder)."""
+    """The demo's table less its last column (`path`: folders of a temporary directory)."""
     return "\n".join(line.rsplit("|", 2)[0] + "|" for line in table.splitlines())
 
 

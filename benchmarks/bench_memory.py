@@ -131,16 +131,16 @@ def child(way: str, n: int, size: int, images_path: str, full: bool = False) -> 
         dtype = str(train_resized.dtype)
         del test_resized
     elif way == "cifarlab":
-        from cifarlab import models
+        from cifarlab import transfer
 
-        model = models.build_transfer_model(5, backbone="vgg16", weights=None, input_size=size)
-        models.extract_features(model, x[:1])
+        model = transfer.build_transfer_model(5, backbone="vgg16", weights=None, input_size=size)
+        transfer.extract_features(model, x[:1])
         before = prepared = current_rss_mb()
         if not full:  # the same call, with the backbone stopped after its first batch
-            features = models.get_feature_extractor(model)
+            features = transfer.get_feature_extractor(model)
             predict = features.predict
             features.predict = lambda data, **kw: predict(data, steps=1, **kw)
-        models.extract_features(model, x, batch_size=BATCH)
+        transfer.extract_features(model, x, batch_size=BATCH)
         dtype = str(x.dtype)
     else:
         raise ValueError(f"Unknown way {way!r}. Valid: {', '.join(WAYS)}.")

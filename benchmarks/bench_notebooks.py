@@ -39,16 +39,16 @@ SIZES = {
 
 def data_folder(mode: str) -> Path:
     """SYNTHETIC CIFAR-100 and CIFAR-10 in the official format, written once, for a mode."""
-    from cifarlab import data
+    from cifarlab import data, synthetic
 
     folder = Path(tempfile.gettempdir()) / f"cifarlab-bench-notebook-data-{mode}"
     sizes = SIZES[mode]
     if not (folder / data.CIFAR100.folder / "meta").is_file():
         train, test = sizes["cifar100"]
-        data.write_synthetic_cifar100(folder, train_per_class=train, test_per_class=test)
+        synthetic.write_synthetic_cifar100(folder, train_per_class=train, test_per_class=test)
     if not (folder / data.CIFAR10.folder / "batches.meta").is_file():
         train, test = sizes["cifar10"]
-        data.write_synthetic_cifar10(folder, train_per_class=train, test_per_class=test)
+        synthetic.write_synthetic_cifar10(folder, train_per_class=train, test_per_class=test)
     return folder
 
 

@@ -1,7 +1,7 @@
 """Benchmark 3: transfer learning time on a CPU.
 
 Seed 001 runs the frozen backbone forward on every image in every epoch. cifarlab
-extracts the frozen backbone's features once (``models.extract_features``) and
+extracts the frozen backbone's features once (``transfer.extract_features``) and
 trains only the head on them; the trained head is the one inside the full model,
 which then predicts from 32x32 images directly. Same data, same model (seed 001's
 VGG16 and head), same number of epochs (seed 001's 20), same batch size, same
@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from benchmarks.common import cifar100, spread, summary
-from cifarlab import data, models
+from cifarlab import data, transfer
 
 EPOCHS = 20  # seed 001 trained for 20 epochs
 #: Same batch size for both ways. Seed 001 used 32 (Keras' default); 128 makes each
@@ -80,7 +80,7 @@ def run(
     epochs = 2 if tiny else epochs
 
     keras.utils.set_random_seed(0)
-    model = models.build_transfer_model(
+    model = transfer.build_transfer_model(
         sub.num_classes, backbone=backbone, weights=None, input_size=input_size, head=head, seed=0
     )
     initial = model.get_weights()
@@ -96,11 +96,11 @@ def run(
     # cifarlab's way: features once, then the head alone; the full model predicts.
     model.set_weights(initial)
     start = time.perf_counter()
-    f_tr = models.extract_features(model, x_tr, batch_size=256)
-    f_val = models.extract_features(model, x_val, batch_size=256)
+    f_tr = transfer.extract_features(model, x_tr, batch_size=256)
+    f_val = transfer.extract_features(model, x_val, batch_size=256)
     t_extract = time.perf_counter() - start
     t_head, acc_head, epochs_head = _fit(
-        models.get_head(model),
+        transfer.get_head(model),
         _pipeline(f_tr, y_tr, batch_size=batch_size, training=True, seed=0),
         _pipeline(f_val, y_val, batch_size=batch_size, training=False),
         epochs=epochs,

@@ -163,13 +163,13 @@ def cifar100(tiny: bool):
 
 def synthetic_folder(train_per_class: int, test_per_class: int) -> Path:
     """A SYNTHETIC CIFAR-100 in the official format, written once under the temp folder."""
-    from cifarlab import data
+    from cifarlab import synthetic
 
     folder = (
         Path(tempfile.gettempdir()) / f"cifarlab-bench-synthetic-{train_per_class}-{test_per_class}"
     )
     if not (folder / "cifar-100-python" / "meta").is_file():
-        data.write_synthetic_cifar100(
+        synthetic.write_synthetic_cifar100(
             folder, train_per_class=train_per_class, test_per_class=test_per_class
         )
     return folder

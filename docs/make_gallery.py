@@ -35,10 +35,10 @@ from cifarlab.data import (  # noqa: E402
     make_dataset,
     select_superclass,
     train_val_split,
-    write_synthetic_cifar100,
 )
 from cifarlab.evaluate import evaluate_data  # noqa: E402
 from cifarlab.models import build_baseline_cnn, build_cnn  # noqa: E402
+from cifarlab.synthetic import write_synthetic_cifar100  # noqa: E402
 
 GALLERY = Path(__file__).resolve().parent / "gallery"
 DPI = 80
@@ -89,7 +89,7 @@ def train(model: keras.Model, data, *, epochs: int, name: str, lr_drop_at: int |
     run = {
         "name": name,
         "history": history.history,
-        "total_time": total_time,
+        "train_seconds": total_time,
         "test_accuracy": evaluation.accuracy,
         "synthetic": data.synthetic,
     }

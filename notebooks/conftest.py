@@ -9,15 +9,15 @@ import os
 import tempfile
 from pathlib import Path
 
-from cifarlab import course, data
+from cifarlab import course, data, synthetic
 
 _root = Path(tempfile.mkdtemp(prefix="cifarlab-nbval-"))
-data.write_synthetic_cifar100(
+synthetic.write_synthetic_cifar100(
     _root / "data",
     train_per_class=course.SMOKE_TRAIN_PER_CLASS,
     test_per_class=course.SMOKE_TEST_PER_CLASS,
 )
-data.write_synthetic_cifar10(
+synthetic.write_synthetic_cifar10(
     _root / "data",
     train_per_class=course.SMOKE_TRAIN_PER_CLASS,
     test_per_class=course.SMOKE_TEST_PER_CLASS,

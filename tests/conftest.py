@@ -1,7 +1,7 @@
 """Shared fixtures: no network, no GPU, no real CIFAR download.
 
 Tests run on SYNTHETIC data written in the official on-disk format by
-``cifarlab.data.write_synthetic_cifar100`` / ``write_synthetic_cifar10``.
+``cifarlab.synthetic.write_synthetic_cifar100`` / ``write_synthetic_cifar10``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
@@ -38,7 +39,7 @@ def _isolate(monkeypatch, tmp_path_factory):
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory):
     """A folder holding a small SYNTHETIC ``cifar-100-python/`` (25 train, 5 test per class)."""
-    from cifarlab.data import write_synthetic_cifar100
+    from cifarlab.synthetic import write_synthetic_cifar100
 
     root = tmp_path_factory.mktemp("synthetic100")
     write_synthetic_cifar100(root, train_per_class=25, test_per_class=5, seed=0)
@@ -56,7 +57,8 @@ def cifar100(synthetic_dir):
 @pytest.fixture(scope="session")
 def superclass_data(tmp_path_factory):
     """SYNTHETIC medium_mammals with enough images to learn from (100 train, 20 test per class)."""
-    from cifarlab.data import load_cifar100, select_superclass, write_synthetic_cifar100
+    from cifarlab.data import load_cifar100, select_superclass
+    from cifarlab.synthetic import write_synthetic_cifar100
 
     root = tmp_path_factory.mktemp("synthetic_superclass")
     write_synthetic_cifar100(root, train_per_class=100, test_per_class=20, seed=1)
@@ -66,8 +68,30 @@ def superclass_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def synthetic10_dir(tmp_path_factory):
     """A folder holding a small SYNTHETIC ``cifar-10-batches-py/``."""
-    from cifarlab.data import write_synthetic_cifar10
+    from cifarlab.synthetic import write_synthetic_cifar10
 
     root = tmp_path_factory.mktemp("synthetic10")
     write_synthetic_cifar10(root, train_per_class=50, test_per_class=10, seed=0)
     return root
+
+
+#: One colour per class, blended into each image by ``learnable``.
+PALETTE = np.array([[230, 40, 40], [40, 200, 40], [40, 40, 230], [220, 220, 30], [200, 40, 200]])
+
+
+@pytest.fixture(scope="session")
+def learnable(superclass_data):
+    """``superclass_data`` with each image tinted by its class's colour.
+
+    For tests of mechanics (training, evaluation) that need a model to become confident in
+    a few epochs: the CIFAR-like synthetic images take a real network many epochs to learn,
+    as real photos do.
+    """
+    import dataclasses
+
+    def tint(x, y):
+        return (0.4 * x + 0.6 * PALETTE[y][:, None, None, :]).astype(np.uint8)
+
+    d = superclass_data
+    return dataclasses.replace(d, x_train=tint(d.x_train, d.y_train),
+                               x_test=tint(d.x_test, d.y_test))

@@ -181,8 +181,8 @@ def test_roster_that_is_not_text_or_missing(tmp_path):
 @pytest.mark.parametrize(
     ("groups", "error", "match"),
     [
-        (0, ValueError, "at least 1.*groups=0"),
-        (True, TypeError, "not a bool"),
+        (0, ValueError, r"`groups` >= 1\. Received: groups=0"),
+        (True, TypeError, r"`groups` must be an integer >= 1\. Received: groups=True"),
         ([], ValueError, "empty"),
         (["A", " A "], ValueError, "'A' is listed twice"),
         (["A", ""], ValueError, "non-empty strings"),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cifarlab.augment import PRESETS, augmentation
+from cifarlab.augment import PRESETS, as_layers, augmentation
 
 
 def _images(n: int = 4, seed: int = 0) -> np.ndarray:
@@ -125,7 +125,7 @@ def test_unknown_preset_suggests_the_closest():
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"rotation": -5}, ValueError, r"Expected `rotation` in \[0, 180\] degrees\. Received"),
+        ({"rotation": -5}, ValueError, r"Expected `rotation` in \[0, 180\]\. Received: rotation="),
         ({"rotation": 400}, ValueError, r"rotation=400"),
         ({"translation": 1.0}, ValueError, r"Expected `translation` in \[0, 1\)"),
         ({"zoom": float("nan")}, ValueError, r"Expected `zoom`"),
@@ -137,7 +137,7 @@ def test_unknown_preset_suggests_the_closest():
             r"Unknown `fill_mode` 'reflekt'\. Did you mean 'reflect'\?",
         ),
         ({"flip": "horizontally"}, ValueError, r"Did you mean 'horizontal'\? Valid: horizontal,"),
-        ({"seed": "1"}, TypeError, r"`seed` must be an integer or None\. Received: seed='1'"),
+        ({"seed": "1"}, TypeError, r"`seed` must be an integer\. Received: seed='1'"),
     ],
 )
 def test_bad_options_raise_clear_errors(kwargs, error, message):
@@ -175,3 +175,15 @@ def test_saved_inside_a_model_without_custom_objects(tmp_path):
     assert [layer.name for layer in loaded.get_layer("augmentation").layers] == [
         layer.name for layer in aug.layers
     ]
+
+
+def test_as_layers_takes_a_layer_a_preset_name_or_none():
+    aug = augmentation("light", seed=0)
+    assert as_layers(aug, seed=None) == [aug]
+    assert as_layers(None, seed=0) == []
+    [preset] = as_layers("standard", seed=None)  # seed None: the preset still gets seed 0
+    assert [layer.name for layer in preset.layers] == [
+        layer.name for layer in augmentation("standard").layers
+    ]
+    with pytest.raises(TypeError, match=r"`augment` must be a Keras layer.*augment=42"):
+        as_layers(42, seed=0)

@@ -17,11 +17,16 @@ def test_benchmark_runs_tiny_and_agrees(name):
     json.dumps(result)  # what run_all writes to benchmarks/out/
     text = module.markdown(result)
     assert text.startswith("### ") and "|" in text
+    if name == "bench_synthetic":  # every target of issue 13, measured in the tiny size too
+        assert len(result["targets"]) == 8 and result["write_images"] == 1200
+        # accuracies, gaps and gains lie in [-1, 1]; "epochs to reach" is at most 2 + 1 (never)
+        assert all(-1 <= t["mean"] <= 3 for t in result["targets"])
+        assert "| CIFAR-10: best validation accuracy |" in text
 
 
 def test_every_issue_benchmark_is_run():
     assert sorted(run_all.BENCHMARKS) == sorted(run_all.DOC_ORDER)
-    assert len(run_all.DOC_ORDER) == 7  # 1-6, the fifth in two parts (demo, notebooks)
+    assert len(run_all.DOC_ORDER) == 8  # 1-7, the fifth in two parts (demo, notebooks)
 
 
 def test_resize_matches_bilinear_of_tensorflow():

@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from cifarlab import assign, cli, data, evaluate, models, train
+from cifarlab import assign, cli, data, evaluate, models, runs, train
 
 PARAMETERS = (
     'SUPERCLASS = "fish"\nSMOKE = False\nDATA_DIR = None\nRUNS_DIR = "runs"\nGREETING = "hi"'
@@ -124,7 +124,7 @@ def test_run_notebooks_then_results_and_report(tmp_path, capsys, monkeypatch, sy
         verbose=0,
     )
     test = evaluate.evaluate(run.model, fish.x_test, fish.y_test, fish.class_names)
-    train.record_metrics(run, {"test_accuracy": test.accuracy, "test": test.to_dict()})
+    runs.record_metrics(run, {"test_accuracy": test.accuracy, "test": test.to_dict()})
 
     assert cli.main(["results", "runs", "--out", "summary"]) == 0
     out = capsys.readouterr().out

@@ -6,11 +6,13 @@ import pytest
 from cifarlab import course, data
 
 
-def test_setup_smoke_on_synthetic(synthetic_dir, monkeypatch):
+def test_load_notebook_data_smoke_on_synthetic(synthetic_dir, monkeypatch):
     monkeypatch.setenv("CIFARLAB_SMOKE", "1")
     monkeypatch.setenv("CIFARLAB_RUNS_DIR", "/tmp/somewhere")
     out = io.StringIO()
-    lab = course.setup("Medium Mammals", epochs=30, seed=1, data_dir=synthetic_dir, out=out)
+    lab = course.load_notebook_data(
+        "Medium Mammals", epochs=30, seed=1, data_dir=synthetic_dir, out=out
+    )
     assert lab.smoke and lab.epochs == course.SMOKE_EPOCHS and lab.runs_dir == "/tmp/somewhere"
     assert lab.class_names == ("fox", "porcupine", "possum", "raccoon", "skunk")
     assert lab.name == "medium_mammals" and lab.synthetic
@@ -19,15 +21,19 @@ def test_setup_smoke_on_synthetic(synthetic_dir, monkeypatch):
     assert "SMOKE mode" in out.getvalue() and "SYNTHETIC" in out.getvalue()
 
 
-def test_setup_all_classes_and_cifar10(synthetic_dir, synthetic10_dir):
-    lab = course.setup(None, epochs=3, smoke=False, data_dir=synthetic_dir, out=io.StringIO())
+def test_load_notebook_data_all_classes_and_cifar10(synthetic_dir, synthetic10_dir):
+    lab = course.load_notebook_data(
+        None, epochs=3, smoke=False, data_dir=synthetic_dir, out=io.StringIO()
+    )
     assert lab.num_classes == 100 and lab.epochs == 3 and lab.name == "cifar100"
-    ten = course.setup(None, dataset="cifar10", data_dir=synthetic10_dir, out=io.StringIO())
+    ten = course.load_notebook_data(
+        None, dataset="cifar10", data_dir=synthetic10_dir, out=io.StringIO()
+    )
     assert ten.num_classes == 10 and ten.name == "cifar10"
     with pytest.raises(ValueError, match="CIFAR-10 has no superclasses"):
-        course.setup("fish", dataset="cifar10")
-    with pytest.raises(ValueError, match="`epochs` must be a positive integer"):
-        course.setup("fish", epochs=0)
+        course.load_notebook_data("fish", dataset="cifar10")
+    with pytest.raises(ValueError, match=r"Expected `epochs` >= 1. Received: epochs=0"):
+        course.load_notebook_data("fish", epochs=0)
 
 
 def test_get_cifar_falls_back_loudly_only_when_nothing_was_named(tmp_path, monkeypatch):
@@ -64,7 +70,7 @@ def test_train_evaluate_and_tabulate_runs(superclass_data, tmp_path, monkeypatch
     monkeypatch.setenv("CIFARLAB_SMOKE", "1")
     small = data.subsample(superclass_data, train_per_class=40, test_per_class=10)
     (x_tr, y_tr), (x_val, y_val) = data.train_val_split(small.x_train, small.y_train)
-    lab = course.Lab(
+    lab = course.NotebookData(
         small, x_tr, y_tr, x_val, y_val, epochs=1, seed=0, smoke=True, runs_dir=str(tmp_path)
     )
     runs = course.train_models(
@@ -74,7 +80,7 @@ def test_train_evaluate_and_tabulate_runs(superclass_data, tmp_path, monkeypatch
         verbose=0,
     )
     run = runs["baseline"]
-    assert run.name == "01-medium_mammals-baseline" and run.epochs_run == 1
+    assert run.name == "01-medium_mammals-baseline" and run.epochs == 1
     assert run.config["notebook"] == "01_baseline_cnn" and run.synthetic
     results = course.evaluate_on_test(lab, runs, show=False)
     recorded = json.loads((run.path / "metrics.json").read_text())

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cifarlab import cli, data, demo, train
+from cifarlab import cli, data, demo, runs
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def test_demo_without_real_data_warns_then_trains_on_synthetic(in_tmp, capsys):
     assert table.loc[0, "params"] == 159_813  # seed 000's network
 
     for row in table.itertuples():
-        run = train.load_run(row.run_dir)
+        run = runs.load_run(row.path)
         assert run.synthetic and run.config["variant"] == row.variant
         assert {"curves.png", "confusion_matrix.png", "model.keras"} <= {
             p.name for p in run.path.iterdir()
@@ -48,7 +48,7 @@ def test_demo_twice_never_overwrites(in_tmp):
     args = dict(synthetic=True, smoke=True, epochs=1, variants=("dropout",), out=io.StringIO())
     first = demo.run_demo(**args)
     second = demo.run_demo(**args)
-    assert first.loc[0, "run_dir"] != second.loc[0, "run_dir"]
+    assert first.loc[0, "path"] != second.loc[0, "path"]
     assert len(list((in_tmp / "runs").glob("*-demo-medium_mammals-dropout"))) == 2
 
 

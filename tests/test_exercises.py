@@ -11,7 +11,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from cifarlab import evaluate, exercises, models, train  # noqa: E402
+from cifarlab import evaluate, exercises, models, photos, train  # noqa: E402
 
 # A model whose softmax we know: mean colour -> Dense -> softmax (as in test_evaluate).
 W = np.array([[8.0, 1.0, 0.0], [2.0, 6.0, 0.0], [0.5, 0.0, 4.0]], dtype=np.float32)
@@ -238,17 +238,17 @@ def test_highest_loss_missing(evaluation, capsys):
 
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
-    return exercises.make_sample_photo(tmp_path_factory.mktemp("photos") / "sample.png")
+    return photos.make_sample_photo(tmp_path_factory.mktemp("photos") / "sample.png")
 
 
 def test_predictions_right_answer(colour_model, photo, capsys):
-    table = evaluate.predict_images(colour_model, [photo, photo], RGB, top_k=2)
+    table = photos.predict_images(colour_model, [photo, photo], RGB, top_k=2)
     result = exercises.check_predictions(table, RGB, n_images=2, top_k=2)
     assert "2 photo(s) predicted, top 2 classes each" in _passes(capsys, result)
 
 
 def test_predictions_wrong_answer(colour_model, photo, capsys):
-    table = evaluate.predict_images(colour_model, [photo], RGB, top_k=2)
+    table = photos.predict_images(colour_model, [photo], RGB, top_k=2)
     result = exercises.check_predictions(table, ("cat", "dog", "cow"))
     _not_yet(capsys, result, "is not one of the model's classes")
     _not_yet(capsys, exercises.check_predictions(table, RGB, n_images=3), "1 rows for 3 photos")
@@ -268,20 +268,20 @@ def test_sample_photo(tmp_path, photo):
 
     with Image.open(photo) as img:
         assert img.size == (320, 240) and img.mode == "RGB"
-    small = evaluate.load_image(photo)
+    small = photos.load_image(photo)
     assert small.shape == (32, 32, 3) and small.std() > 10  # a picture, not a blank
     mine = tmp_path / "mine.png"
     mine.write_bytes(b"a student's own photo")
-    assert exercises.make_sample_photo(mine) == mine
+    assert photos.make_sample_photo(mine) == mine
     assert mine.read_bytes() == b"a student's own photo"  # never replaced
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.png"]  # no temporary left
 
 
 def test_sample_photo_rejects_bad_input(tmp_path):
     with pytest.raises(ValueError, match=r"`size` must be \(width, height\).*size=\(10, 10\)"):
-        exercises.make_sample_photo(tmp_path / "x.png", size=(10, 10))
+        photos.make_sample_photo(tmp_path / "x.png", size=(10, 10))
     with pytest.raises(ValueError, match="must be a file name, not a folder"):
-        exercises.make_sample_photo(tmp_path)
+        photos.make_sample_photo(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 

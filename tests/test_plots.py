@@ -158,11 +158,15 @@ def test_plot_samples_n_larger_than_data_shows_every_image():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"labels": np.arange(7) % 5}, ValueError, r"`labels` has 7 entries but `images` has 10"),
-        ({"labels": np.full(10, 5)}, ValueError, r"class id 5.*5 names"),
-        ({"labels": np.zeros(10)}, TypeError, r"`labels` must be integer class ids"),
-        ({"n": 0}, ValueError, r"`n` must be a positive integer. Received: n=0"),
-        ({"ncols": 0}, ValueError, r"`ncols` must be a positive integer"),
+        (
+            {"labels": np.arange(7) % 5},
+            ValueError,
+            r"`labels` must have one integer per image: 10 images, labels of shape \(7,\)",
+        ),
+        ({"labels": np.full(10, 5)}, ValueError, r"`labels` must be 0\.\.4\. Received a label 5"),
+        ({"labels": np.zeros(10)}, TypeError, r"`labels` must be integers"),
+        ({"n": 0}, ValueError, r"Expected `n` >= 1. Received: n=0"),
+        ({"ncols": 0}, ValueError, r"Expected `ncols` >= 1. Received: ncols=0"),
         ({"images": np.zeros((10, 32, 32), np.float32) + 2}, ValueError, r"`images`.*\[0, 1\]"),
         ({"images": np.zeros((10, 32, 32, 4), np.uint8)}, ValueError, r"shape \(N, height"),
         ({"class_names": "cat"}, TypeError, r"`class_names` must be a sequence"),
@@ -201,9 +205,10 @@ def test_plot_class_grid_rejects_unknown_class_and_bad_per_class():
     images, labels = images_and_labels(10)
     with pytest.raises(ValueError, match=r"Unknown class 'dgo'.*Did you mean 'dog'"):
         plots.plot_class_grid(images, labels, NAMES5, classes=["dgo"])
-    with pytest.raises(ValueError, match=r"`per_class` must be a positive integer"):
+    with pytest.raises(ValueError, match=r"Expected `per_class` >= 1. Received: per_class=0"):
         plots.plot_class_grid(images, labels, NAMES5, per_class=0)
-    with pytest.raises(ValueError, match=r"`labels` has 3 entries"):
+    one_per_image = r"`labels` must have one integer per image: 10 images, labels of shape \(3,\)"
+    with pytest.raises(ValueError, match=one_per_image):
         plots.plot_class_grid(images, labels[:3], NAMES5)
 
 
@@ -299,13 +304,13 @@ def test_plot_history_draws_on_given_axes(history):
             {"loss": [1.0]},
             {"metrics": ("acuracy",)},
             ValueError,
-            r"Unknown metric 'acuracy'.*Available metrics in this history: loss",
+            r"Unknown metric 'acuracy'.*Valid: loss",
         ),
         (
             {"loss": [1.0], "accuracy": [0.5]},
             {"metrics": ("val_accuracy",)},
             ValueError,
-            r"Did you mean 'accuracy'\?.*Available metrics in this history: accuracy, loss",
+            r"Did you mean 'accuracy'\?.*Valid: accuracy, loss",
         ),
         ({"loss": [1.0]}, {"metrics": ()}, ValueError, r"`metrics` is empty"),
         (
@@ -406,9 +411,9 @@ def test_plot_confusion_matrix_superclass_order_on_a_subset():
             None,
             {"normalize": "ture"},
             ValueError,
-            r"Unknown normalize='ture'. Did you mean 'true'\?",
+            r"Unknown normalize 'ture'. Did you mean 'true'\?",
         ),
-        (np.ones((2, 2)), None, {"order": "coarse"}, ValueError, r"Unknown order='coarse'"),
+        (np.ones((2, 2)), None, {"order": "coarse"}, ValueError, r"Unknown order 'coarse'"),
         (
             np.ones((2, 2)),
             ["a", "b"],
@@ -445,9 +450,9 @@ def test_plot_per_class_sorted_bars_with_mean_line():
 def test_plot_per_class_accepts_a_dataframe_and_rejects_unknown_metric():
     table = fake_evaluation().per_class
     assert plots.plot_per_class(table, metric="f1").get_xlabel() == "f1"
-    with pytest.raises(ValueError, match=r"Unknown metric='recal'. Did you mean 'recall'\?"):
+    with pytest.raises(ValueError, match=r"Unknown metric 'recal'. Did you mean 'recall'\?"):
         plots.plot_per_class(table, metric="recal")
-    with pytest.raises(ValueError, match=r"no 'f1' column"):
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) f1"):
         plots.plot_per_class(table.drop(columns="f1"), metric="f1")
     with pytest.raises(TypeError, match=r"`evaluation` must be a cifarlab Evaluation"):
         plots.plot_per_class(object())
@@ -485,11 +490,15 @@ def test_plot_predictions_mistakes_only_and_without_probs():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"pred": np.zeros(5, int)}, ValueError, r"`pred` has 5 entries but `images` has 8"),
-        ({"true": np.zeros(8)}, TypeError, r"`true` must be integer class ids"),
+        (
+            {"pred": np.zeros(5, int)},
+            ValueError,
+            r"`pred` must have one integer per image: 8 images, \w+ of shape \(5,\)",
+        ),
+        ({"true": np.zeros(8)}, TypeError, r"`true` must be integers"),
         ({"probs": np.ones((8, 3))}, ValueError, r"`probs` must have shape \(8, 5\)"),
-        ({"n": -1}, ValueError, r"`n` must be a positive integer. Received: n=-1"),
-        ({"which": "wrong"}, ValueError, r"Unknown which='wrong'"),
+        ({"n": -1}, ValueError, r"Expected `n` >= 1. Received: n=-1"),
+        ({"which": "wrong"}, ValueError, r"Unknown which 'wrong'.*Valid: all, mistakes, correct"),
         ({"which": "mistakes"}, ValueError, r"which='mistakes': there are no such"),
     ],
 )
@@ -526,7 +535,7 @@ def test_plot_most_confused_without_mistakes_and_bad_k():
     empty = pd.DataFrame({"true": [], "predicted": [], "count": []})
     ax = plots.plot_most_confused(empty)
     assert [t.get_text() for t in ax.texts] == ["no mistakes"]
-    with pytest.raises(ValueError, match=r"`k` must be a positive integer. Received: k=0"):
+    with pytest.raises(ValueError, match=r"Expected `k` >= 1. Received: k=0"):
         plots.plot_most_confused(fake_evaluation(), k=0)
     with pytest.raises(ValueError, match=r"lacks the column\(s\) count"):
         plots.plot_most_confused(pd.DataFrame({"true": ["a"], "predicted": ["b"]}))
@@ -560,7 +569,7 @@ def test_plot_highest_loss_rejects_other_images_and_bad_n():
     images, _ = images_and_labels(50)
     with pytest.raises(ValueError, match=r"`images` has 50 images but the evaluation.*60"):
         plots.plot_highest_loss(evaluation, images)
-    with pytest.raises(ValueError, match=r"`n` must be a positive integer"):
+    with pytest.raises(ValueError, match=r"Expected `n` >= 1. Received: n=0"):
         plots.plot_highest_loss(evaluation, images, n=0)
 
 
@@ -599,7 +608,7 @@ def test_plot_augmentations_with_a_plain_callable_and_bad_input():
     image = np.full((32, 32, 3), 0.5, np.float32)
     fig = plots.plot_augmentations(image, lambda x, training: x * 0.5, n=3)
     np.testing.assert_allclose(fig.axes[2].images[0].get_array(), 0.25)
-    with pytest.raises(ValueError, match=r"`n` must be a positive integer. Received: n=0"):
+    with pytest.raises(ValueError, match=r"Expected `n` >= 1. Received: n=0"):
         plots.plot_augmentations(image, lambda x, training: x, n=0)
     with pytest.raises(TypeError, match=r"`augment` must be a Keras layer or a callable"):
         plots.plot_augmentations(image, "flip")
@@ -610,19 +619,34 @@ def test_plot_augmentations_with_a_plain_callable_and_bad_input():
 # --------------------------------------------------------------------------- runs
 
 
+def run_result(name, history, train_seconds, metrics, synthetic=False):
+    """A cifarlab.runs.RunResult as train() returns it (not recorded on disk)."""
+    from cifarlab.runs import RunResult
+
+    return RunResult(
+        name=name,
+        path=None,
+        model=None,
+        history=history,
+        epoch_times=(),
+        train_seconds=train_seconds,
+        best_epoch=None,
+        best_metrics={},
+        final_learning_rate=None,
+        epochs=len(next(iter(history.values()))),
+        stopped="completed",
+        synthetic=synthetic,
+        metrics=metrics,
+    )
+
+
 def test_plot_run_comparison_curves_and_accuracy_against_time(history):
     runs = [
-        types.SimpleNamespace(
-            name="baseline",
-            history=history,
-            total_time=30.0,
-            metrics={"test_accuracy": 0.61},
-            synthetic=True,
-        ),
+        run_result("baseline", history, 30.0, {"test_accuracy": 0.61}, synthetic=True),
         {
             "name": "vgg",
             "history": {"val_accuracy": [0.3, 0.5, 0.7]},
-            "total_time": 95.0,
+            "train_seconds": 95.0,
             "test_accuracy": 0.7,
         },
     ]
@@ -640,11 +664,11 @@ def test_plot_run_comparison_curves_and_accuracy_against_time(history):
 
 
 def test_plot_run_comparison_from_a_results_table():
-    table = pd.DataFrame(  # as cifarlab.train.list_runs returns it
+    table = pd.DataFrame(  # as cifarlab.runs.runs_table returns it
         {
             "name": ["a", "b", "c"],
             "test_accuracy": [0.5, 0.6, np.nan],
-            "total_time": [600.0, 1200.0, 60.0],
+            "train_seconds": [600.0, 1200.0, 60.0],
             "synthetic": [True, True, True],
         }
     )
@@ -661,23 +685,49 @@ def test_plot_run_comparison_from_a_results_table():
 
 
 def test_plot_run_comparison_reads_nested_test_metrics(history):
-    run = types.SimpleNamespace(
-        name="r", history=history, total_time=5.0, metrics={"test": {"accuracy": 0.4}}
-    )
+    run = run_result("r", history, 5.0, {"test": {"accuracy": 0.4}})
     scatter = plots.plot_run_comparison([run], metric="val_loss").axes[1]
     np.testing.assert_allclose(scatter.collections[0].get_offsets(), [[5.0, 0.4]])
 
 
 def test_plot_run_comparison_rejects_bad_input(history):
-    run = types.SimpleNamespace(name="a", history=history, total_time=1.0, test_accuracy=0.5)
+    run = run_result("a", history, 1.0, {"test_accuracy": 0.5})
     with pytest.raises(ValueError, match=r"Unknown metric 'val_acc'.*val_accuracy"):
         plots.plot_run_comparison([run], metric="val_acc")
     with pytest.raises(ValueError, match=r"`runs` is empty"):
         plots.plot_run_comparison([])
-    with pytest.raises(ValueError, match=r"lacks the column\(s\) total_time"):
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) train_seconds"):
         plots.plot_run_comparison(pd.DataFrame({"name": ["a"], "test_accuracy": [0.5]}))
     with pytest.raises(TypeError, match=r"`runs` must be a list of runs"):
         plots.plot_run_comparison(run)
+
+
+def test_plot_results_draws_the_latest_run_per_group_and_model():
+    table = pd.DataFrame(
+        {
+            "group": ["g1", "g1", "g1", "g2"],
+            "superclass": ["fish", "fish", "fish", "trees"],
+            "model": ["base", "base", "vgg", "base"],
+            "test_accuracy": [0.9, 0.5, 0.7, np.nan],
+            "started": ["2024-01-02", "2024-01-01", "2024-01-01", "2024-01-01"],
+            "synthetic": [False, False, True, False],
+        }
+    )
+    ax = plots.plot_results(table)
+    heights = sorted(round(p.get_height(), 2) for p in ax.patches)
+    assert heights == [0.7, 0.9]  # the later g1/base run; g2 has no test accuracy
+    assert "SYNTHETIC" in ax.get_title() and ax.get_ylabel() == "test accuracy"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["g1\nfish", "g2\ntrees"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["base", "vgg"]
+    fig, given = plt.subplots()
+    assert plots.plot_results(table, ax=given, title="mine") is given
+    assert given.get_title() == "mine (SYNTHETIC data)"
+    with pytest.raises(ValueError, match="lacks the column.*test_accuracy"):
+        plots.plot_results(table.drop(columns="test_accuracy"))
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_results(table.iloc[:0])
+    with pytest.raises(TypeError, match="must be a pandas DataFrame"):
+        plots.plot_results(table.to_dict())
 
 
 # --------------------------------------------------------------------------- feature maps
@@ -738,7 +788,7 @@ def test_plot_feature_maps_rejects_bad_layer_and_n(tiny_model):
         plots.plot_feature_maps(tiny_model, image, layer="conv_c")
     with pytest.raises(ValueError, match=r"'dense' outputs shape \(5,\), not feature maps"):
         plots.plot_feature_maps(tiny_model, image, layer="dense")
-    with pytest.raises(ValueError, match=r"`n` must be a positive integer"):
+    with pytest.raises(ValueError, match=r"Expected `n` >= 1. Received: n=0"):
         plots.plot_feature_maps(tiny_model, image, n=0)
     with pytest.raises(TypeError, match=r"`model` must be a Keras model"):
         plots.plot_feature_maps("model", image)

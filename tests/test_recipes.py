@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cifarlab import data, models
+from cifarlab import synthetic, transfer
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "recipes.md"
 
@@ -23,13 +23,13 @@ def _blocks():
 @pytest.fixture(scope="module")
 def recipes(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("recipes")
-    data.write_synthetic_cifar100(tmp / "c100", train_per_class=20, test_per_class=4)
-    data.write_synthetic_cifar10(tmp / "c10", train_per_class=40, test_per_class=10)
-    vgg = models.build_transfer_model(
+    synthetic.write_synthetic_cifar100(tmp / "c100", train_per_class=20, test_per_class=4)
+    synthetic.write_synthetic_cifar10(tmp / "c10", train_per_class=40, test_per_class=10)
+    vgg = transfer.build_transfer_model(
         5, backbone="vgg16", weights=None, input_size=32, head="seed001"
     )
     weights = tmp / "vgg16_notop.weights.h5"
-    models.get_backbone(vgg).save_weights(weights)
+    transfer.get_backbone(vgg).save_weights(weights)
     photo = tmp / "my_photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 200, 4), np.uint8)).save(photo)
     namespace = {
@@ -78,10 +78,10 @@ def test_seed001(recipes):
 
 def test_seed002(recipes):
     assert recipes["vgg_style"].count_params() == 8_739_492
-    search = recipes["search"]
+    search = recipes["found"]
     assert len(search) == 2 and search["val_accuracy"].is_monotonic_decreasing
     assert {"activation", "dense_units", "optimizer"} <= set(search.columns)
-    assert recipes["run_002"].epochs_run == 1
+    assert recipes["run_002"].epochs == 1
 
 
 def test_seed003(recipes):

@@ -3,11 +3,10 @@
 import json
 import shutil
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from cifarlab import data, evaluate, models, report, train
+from cifarlab import data, evaluate, models, report, synthetic, train
+from cifarlab.runs import record_metrics
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,7 @@ def runs(tmp_path_factory, synthetic_dir):
         test = evaluate.evaluate(
             run.model, fish.x_test, fish.y_test, fish.class_names, top_k=(3,), synthetic=True
         )
-        train.record_metrics(
+        record_metrics(
             run,
             {
                 "test_accuracy": test.accuracy,
@@ -76,6 +75,9 @@ def test_run_report_with_its_data_is_complete(runs, synthetic_dir, tmp_path):
     assert "re-evaluated on 25 test images" in md and "differs" not in md
     assert "aquarium_fish (0), flatfish (1)" in md and "159,813 parameters" in md
     assert "| Conv2D " in md or "Conv2D" in md.split("## Training")[0]
+    assert "| split " in md.split("## Model")[0] and "| test " in md  # the split sizes
+    history = md.split("## Training")[1].split("## Test results")[0]
+    assert "| epoch " in history and "val_accuracy" in history  # the history table
     figures = sorted(p.name for p in files.figures_dir.iterdir())
     assert figures == sorted(
         f"{n}.png" for n in ("curves", "per_class", "confusion", "most_confused", "highest_loss")
@@ -105,11 +107,28 @@ def test_without_data_the_report_uses_what_was_recorded_and_says_what_is_missing
 
 def test_data_that_is_not_the_runs_is_not_used(runs, tmp_path):
     other = tmp_path / "other"
-    data.write_synthetic_cifar100(other, train_per_class=4, test_per_class=3, seed=5)
+    synthetic.write_synthetic_cifar100(other, train_per_class=4, test_per_class=3, seed=5)
     rep = report.build_report(runs[1][0], data_dir=other)
     (missing,) = rep.missing
     assert "highest-loss images" in missing
     assert "its test split has 15 images, the run was evaluated on 25" in missing
+
+
+def test_a_features_head_or_other_classes_are_not_re_evaluated(runs, synthetic_dir, tmp_path):
+    head = tmp_path / "head"
+    shutil.copytree(runs[1][0], head)
+    config = json.loads((head / "config.json").read_text())
+    config["model"]["input_shape"] = [1280]
+    (head / "config.json").write_text(json.dumps(config))
+    (missing,) = report.build_report(head, data_dir=synthetic_dir).missing
+    assert "takes inputs of shape (1280,), not 32x32 images" in missing
+    other = tmp_path / "other"
+    shutil.copytree(runs[1][0], other)
+    metrics = json.loads((other / "metrics.json").read_text())
+    metrics["test"]["class_names"] = metrics["test"]["class_names"][::-1]
+    (other / "metrics.json").write_text(json.dumps(metrics))
+    (missing,) = report.build_report(other, data_dir=synthetic_dir).missing
+    assert "--data-dir: other classes than the run was evaluated on" in missing
 
 
 def test_a_run_never_evaluated_is_evaluated_for_the_report(runs, synthetic_dir, tmp_path):
@@ -167,26 +186,21 @@ def test_bad_paths(runs, tmp_path):
         report.write_report(runs[1][0], out_dir=tmp_path / "file.txt")
 
 
-def test_plot_results_draws_the_latest_run_per_group_and_model():
-    table = pd.DataFrame(
-        {
-            "group": ["g1", "g1", "g1", "g2"],
-            "superclass": ["fish", "fish", "fish", "trees"],
-            "model": ["base", "base", "vgg", "base"],
-            "test_accuracy": [0.9, 0.5, 0.7, np.nan],
-            "started": ["2024-01-02", "2024-01-01", "2024-01-01", "2024-01-01"],
-            "synthetic": [False, False, True, False],
-        }
-    )
-    ax = report.plot_results(table)
-    heights = sorted(round(p.get_height(), 2) for p in ax.patches)
-    assert heights == [0.7, 0.9]  # the later g1/base run; g2 has no test accuracy
-    assert "SYNTHETIC" in ax.get_title() and ax.get_ylabel() == "test accuracy"
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["g1\nfish", "g2\ntrees"]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["base", "vgg"]
-    with pytest.raises(ValueError, match="lacks the column.*test_accuracy"):
-        report.plot_results(table.drop(columns="test_accuracy"))
-    with pytest.raises(ValueError, match="empty"):
-        report.plot_results(table.iloc[:0])
-    with pytest.raises(TypeError, match="must be a pandas DataFrame"):
-        report.plot_results(table.to_dict())
+def test_html_escapes_every_injected_name(tmp_path):
+    rep = report.Report("<G&1>", tmp_path, "group", False,
+                        (("h", 2, "Run <x>"), ("p", "Group **<script>** in `a<b`"),
+                         ("note", "<i>"), ("code", "</pre>")))
+    page = rep.to_html()
+    assert "<title>&lt;G&amp;1&gt;</title>" in page and "<h2>Run &lt;x&gt;</h2>" in page
+    assert "<strong>&lt;script&gt;</strong>" in page and "<code>a&lt;b</code>" in page
+    assert "&lt;i&gt;" in page and "&lt;/pre&gt;" in page and "<script" not in page
+
+
+def test_rewriting_a_report_keeps_files_it_did_not_write(runs, tmp_path):
+    out = tmp_path / "out"
+    (out / "report_files").mkdir(parents=True)
+    (out / "report_files" / "my_notes.txt").write_text("mine")
+    for _ in range(2):
+        files = report.write_report(runs[1][0], out_dir=out)
+    assert (out / "report_files" / "my_notes.txt").read_text() == "mine"
+    assert any(files.figures_dir.glob("*.png"))  # its own figures are there too

@@ -28,8 +28,8 @@ SCRIPT = textwrap.dedent(
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
     import keras
-    from cifarlab.data import (load_cifar100, select_superclass, train_val_split,
-                               write_synthetic_cifar100)
+    from cifarlab.data import load_cifar100, select_superclass, train_val_split
+    from cifarlab.synthetic import write_synthetic_cifar100
     from cifarlab.train import train
 
     root = sys.argv[1]
@@ -53,7 +53,7 @@ SCRIPT = textwrap.dedent(
                 config={"synthetic": fish.synthetic})
     out["builder"] = {
         "history": run.history,
-        "epochs_run": run.epochs_run,
+        "epochs": run.epochs,
         "stopped": run.stopped,
         "recorded": run.settings["train"]["strategy"],
         "variable": type(run.model.trainable_weights[0].value).__name__,
@@ -96,7 +96,7 @@ def test_mirrored_strategy_trains_on_two_replicas(mirrored):
     run = mirrored["builder"]
     assert run["recorded"] == {"type": "MirroredStrategy", "replicas": 2}
     assert run["variable"] == "MirroredVariable"  # built inside the scope
-    assert run["epochs_run"] == 2 and run["stopped"] == "completed"
+    assert run["epochs"] == 2 and run["stopped"] == "completed"
     losses = run["history"]["loss"]
     assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
     assert losses[1] < losses[0]

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cifarlab import course, data, exercises, student
+from cifarlab import course, data, exercises, student, synthetic
 
 papermill = pytest.importorskip("papermill")
 
@@ -24,7 +24,7 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_superclass_ex
 def smoke_env(tmp_path_factory):
     """Environment for a notebook kernel: smoke mode, SYNTHETIC data, runs in a temp folder."""
     root = tmp_path_factory.mktemp("student_notebooks")
-    data.write_synthetic_cifar100(
+    synthetic.write_synthetic_cifar100(
         root / "data",
         train_per_class=course.SMOKE_TRAIN_PER_CLASS,
         test_per_class=course.SMOKE_TEST_PER_CLASS,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
+from datetime import datetime
 
 import keras
 import numpy as np
 import pytest
 
+from cifarlab import _files, runs
 from cifarlab import train as T
 from cifarlab.data import make_dataset, train_val_split
 
@@ -92,15 +95,15 @@ class CtrlC(keras.callbacks.Callback):
 
 
 @pytest.fixture(scope="module")
-def split(superclass_data):
+def split(learnable):
     """400 train / 100 validation images of 5 SYNTHETIC classes, from the training split."""
     return train_val_split(
-        superclass_data.x_train, superclass_data.y_train, val_fraction=0.2, seed=0
+        learnable.x_train, learnable.y_train, val_fraction=0.2, seed=0
     )
 
 
 @pytest.fixture(scope="module")
-def run(split, superclass_data, tmp_path_factory):
+def run(split, learnable, tmp_path_factory):
     """One recorded run of the baseline CNN, shared by the tests that only read it."""
     runs_dir = tmp_path_factory.mktemp("runs")
     keras.utils.set_random_seed(0)
@@ -110,7 +113,7 @@ def run(split, superclass_data, tmp_path_factory):
         epochs=EPOCHS,
         name="baseline cnn",
         runs_dir=runs_dir,
-        config={"superclass": "medium_mammals", "synthetic": superclass_data.synthetic},
+        config={"superclass": "medium_mammals", "synthetic": learnable.synthetic},
         verbose=0,
     )
     return result
@@ -121,12 +124,12 @@ def run(split, superclass_data, tmp_path_factory):
 
 def test_training_lowers_loss_and_beats_chance(run, split):
     loss = run.history["loss"]
-    assert run.epochs_run == EPOCHS == len(loss) == len(run.epoch_times)
+    assert run.epochs == EPOCHS == len(loss) == len(run.epoch_times)
     assert run.stopped == "completed"
     assert loss[-1] < loss[0]
     assert run.best_val_accuracy > 0.5  # chance is 0.2 for 5 classes
     assert run.history["learning_rate"] == pytest.approx([1e-3] * EPOCHS)
-    assert all(t > 0 for t in run.epoch_times) and run.total_time >= sum(run.epoch_times)
+    assert all(t > 0 for t in run.epoch_times) and run.train_seconds >= sum(run.epoch_times)
     best = int(np.argmin(run.history["val_loss"])) + 1
     assert run.best_epoch == best
     assert run.best_metrics["val_loss"] == min(run.history["val_loss"])
@@ -136,13 +139,13 @@ def test_training_lowers_loss_and_beats_chance(run, split):
 
 def test_run_folder_holds_the_four_files(run, split):
     (_, _), (x_val, _) = split
-    assert sorted(os.listdir(run.path)) == sorted(T.RUN_FILES)  # no checkpoint, no temp file
+    assert sorted(os.listdir(run.path)) == sorted(runs.RUN_FILES)  # no checkpoint, no temp file
     assert run.path.parent.name.startswith("runs")
     assert run.path.name.endswith("-baseline_cnn")  # the name is sanitised
 
     with open(run.path / "history.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == run.epochs_run
+    assert len(rows) == run.epochs
     assert [int(r["epoch"]) for r in rows] == list(range(1, EPOCHS + 1))
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time"} <= set(
         rows[0]
@@ -161,9 +164,9 @@ def test_run_folder_holds_the_four_files(run, split):
 
     metrics = json.loads((run.path / "metrics.json").read_text())
     assert metrics["best_epoch"] == run.best_epoch
-    assert metrics["stopped"] == "completed" and metrics["epochs_run"] == EPOCHS
+    assert metrics["stopped"] == "completed" and metrics["epochs"] == EPOCHS
     assert metrics["best_metrics"]["val_accuracy"] == run.best_val_accuracy
-    assert metrics["total_time"] > 0
+    assert metrics["train_seconds"] > 0
 
     loaded = keras.saving.load_model(run.path / "model.keras")
     x = x_val[:16].astype("float32") / 255
@@ -174,13 +177,14 @@ def test_run_folder_holds_the_four_files(run, split):
 
 def test_load_run_round_trip(run, split):
     (_, _), (x_val, _) = split
-    back = T.load_run(run.path)
+    back = runs.load_run(run.path)
     assert back.history == run.history
     assert back.epoch_times == pytest.approx(run.epoch_times)
-    assert (back.best_epoch, back.stopped, back.epochs_run) == (
+    assert (back.best_epoch, back.stopped, back.epochs, back.train_seconds) == (
         run.best_epoch,
         run.stopped,
-        run.epochs_run,
+        run.epochs,
+        pytest.approx(run.train_seconds),
     )
     assert back.best_metrics == run.best_metrics
     assert back.config == run.config and back.synthetic is True
@@ -189,48 +193,54 @@ def test_load_run_round_trip(run, split):
     np.testing.assert_allclose(
         back.model.predict(x, verbose=0), run.model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
     )
-    assert T.load_run(run.path, load_model=False).model is None
+    assert runs.load_run(run.path, load_model=False).model is None
 
 
 def test_load_run_names_what_is_missing(tmp_path, run):
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        T.load_run(tmp_path / "nope")
+        runs.load_run(tmp_path / "nope")
     partial = tmp_path / "partial"
     partial.mkdir()
     (partial / "config.json").write_text((run.path / "config.json").read_text())
     with pytest.raises(FileNotFoundError, match="lacks history.csv, metrics.json, model.keras"):
-        T.load_run(partial)
+        runs.load_run(partial)
 
 
-def test_record_metrics_and_list_runs(run):
-    merged = T.record_metrics(run, {"test_accuracy": np.float32(0.5), "test_loss": 1.25})
+def test_record_metrics_and_runs_table(run):
+    merged = runs.record_metrics(run, {"test_accuracy": np.float32(0.5), "test_loss": 1.25})
     assert merged["test_accuracy"] == 0.5 and merged["best_epoch"] == run.best_epoch
     on_disk = json.loads((run.path / "metrics.json").read_text())
     assert on_disk["test_loss"] == 1.25 and on_disk["stopped"] == "completed"
     assert run.metrics == on_disk  # the run in memory is updated too
+    assert run.test_accuracy == 0.5 and runs.load_run(run.path, load_model=False).test_accuracy
 
-    table = T.list_runs(run.path.parent)
-    assert list(table.columns) == list(T.LIST_COLUMNS)
+    table = runs.runs_table(run.path.parent)
+    assert list(table.columns) == list(runs.COLUMNS)
     row = table.loc[table["path"] == str(run.path)].iloc[0]
-    assert row["name"] == "baseline cnn" and row["epochs_run"] == EPOCHS
+    assert row["name"] == "baseline cnn" and row["epochs"] == EPOCHS
     assert row["test_accuracy"] == 0.5 and row["best_val_accuracy"] == run.best_val_accuracy
+    assert row["test_loss"] == 1.25 and np.isnan(row["test_top3_accuracy"])
     assert row["params"] == run.model.count_params() and bool(row["synthetic"]) is True
+    assert row["train_seconds"] == pytest.approx(run.train_seconds)
+    assert row["superclass"] == "medium_mammals" and row["group"] == ""
+    assert row["run"] == run.path.name and row["stopped"] == "completed"
 
     with pytest.raises(ValueError, match="may not change the training record.*best_epoch"):
-        T.record_metrics(run.path, {"best_epoch": 1})
+        runs.record_metrics(run.path, {"best_epoch": 1})
     with pytest.raises(TypeError, match="non-empty dict"):
-        T.record_metrics(run.path, {})
+        runs.record_metrics(run.path, {})
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        T.record_metrics(run.path.parent / "missing", {"test_accuracy": 1.0})
+        runs.record_metrics(run.path.parent / "missing", {"test_accuracy": 1.0})
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        T.list_runs(run.path.parent / "missing")
+        runs.runs_table(run.path.parent / "missing")
 
 
 # --------------------------------------------------------------------------- run folders
 
 
 def test_two_runs_in_the_same_second_get_two_folders(split, tmp_path, monkeypatch):
-    monkeypatch.setattr(T, "_timestamp", lambda when: "20240101-120000")
+    fixed = functools.partial(_files.new_folder, when=datetime(2024, 1, 1, 12, 0, 0))
+    monkeypatch.setattr(T, "new_folder", fixed)
     first = T.train(tiny_model(), *split, epochs=1, name="same", runs_dir=tmp_path, verbose=0)
     config_before = (first.path / "config.json").read_bytes()
     model_before = (first.path / "model.keras").read_bytes()
@@ -252,7 +262,7 @@ def test_two_runs_in_the_same_second_get_two_folders(split, tmp_path, monkeypatc
         verbose=0,
     )
     assert odd.path.parent == tmp_path and odd.path.name == "20240101-120000-my_run_v2"
-    assert len(T.list_runs(tmp_path)) == 3
+    assert len(runs.runs_table(tmp_path)) == 3
 
 
 def test_record_false_writes_nothing(split, tmp_path):
@@ -261,7 +271,7 @@ def test_record_false_writes_nothing(split, tmp_path):
     )
     assert result.path is None and not (tmp_path / "runs").exists()
     with pytest.raises(ValueError, match="was not recorded"):
-        T.record_metrics(result, {"test_accuracy": 0.1})
+        runs.record_metrics(result, {"test_accuracy": 0.1})
 
 
 # --------------------------------------------------------------------------- stopping
@@ -283,11 +293,11 @@ def test_early_stopping_restores_the_best_weights(split, tmp_path):
     best = result.best_epoch
     assert result.stopped == "early_stopping"
     assert best in (1, 2)  # epochs from 3 on are scrambled
-    assert result.epochs_run == best + 2  # two epochs without improvement, then stop
+    assert result.epochs == best + 2  # two epochs without improvement, then stop
     best_loss = result.history["val_loss"][best - 1]
     assert best_loss < min(result.history["val_loss"][best:])
     # The rate each epoch was trained with: halved after every epoch without improvement.
-    expected = [1e-3 * 0.5 ** max(0, e - best - 1) for e in range(1, result.epochs_run + 1)]
+    expected = [1e-3 * 0.5 ** max(0, e - best - 1) for e in range(1, result.epochs + 1)]
     assert result.history["learning_rate"] == pytest.approx(expected)
     assert result.final_learning_rate == pytest.approx(1e-3 * 0.5**2)
     val_ds = make_dataset(x_val, y_val, batch_size=64, training=False)
@@ -311,7 +321,7 @@ def test_nan_loss_stops_the_run_with_a_warning(split, tmp_path, patience):
             verbose=0,
         )
     assert result.stopped == "nan"
-    assert result.epochs_run == 2 and np.isnan(result.history["loss"][1])
+    assert result.epochs == 2 and np.isnan(result.history["loss"][1])
     assert result.best_epoch == 1
     # The best weights (epoch 1) are back, in memory and on disk.
     assert all(np.isfinite(w).all() for w in result.model.get_weights())
@@ -330,15 +340,15 @@ def test_keyboard_interrupt_keeps_what_was_trained(split, tmp_path):
         result = T.train(
             tiny_model(), *split, epochs=6, callbacks=[CtrlC(at=2)], runs_dir=tmp_path, verbose=0
         )
-    assert result.stopped == "interrupted" and result.epochs_run == 2
+    assert result.stopped == "interrupted" and result.epochs == 2
     assert all(len(v) == 2 for v in result.history.values())
-    assert sorted(os.listdir(result.path)) == sorted(T.RUN_FILES)
+    assert sorted(os.listdir(result.path)) == sorted(runs.RUN_FILES)
     assert json.loads((result.path / "metrics.json").read_text())["stopped"] == "interrupted"
     best_loss = result.history["val_loss"][result.best_epoch - 1]
     saved = keras.saving.load_model(result.path / "model.keras")
     val_ds = make_dataset(x_val, y_val, batch_size=64, training=False)
     assert saved.evaluate(val_ds, verbose=0)[0] == pytest.approx(best_loss, rel=1e-4)
-    assert T.load_run(result.path).stopped == "interrupted"
+    assert runs.load_run(result.path).stopped == "interrupted"
 
 
 # --------------------------------------------------------------------------- compiling
@@ -362,11 +372,12 @@ def test_compile_model_and_make_optimizer():
     model = T.compile_model(tiny_model(20), optimizer="adamax", learning_rate=1e-4)
     assert isinstance(model.optimizer, keras.optimizers.Adamax)
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-4)
-    with pytest.raises(ValueError, match="Unknown `optimizer` 'adm'. Did you mean 'adam'"):
+    assert isinstance(T.make_optimizer("SGD"), keras.optimizers.SGD)
+    with pytest.raises(ValueError, match="Unknown optimizer 'adm'. Did you mean 'adam'"):
         T.make_optimizer("adm")
-    with pytest.raises(ValueError, match="`learning_rate` must be a positive number"):
+    with pytest.raises(ValueError, match=r"Expected `learning_rate` in \(0, .*=-1.*Typical"):
         T.make_optimizer("sgd", learning_rate=-1)
-    with pytest.raises(ValueError, match="`top_k` must be a positive integer"):
+    with pytest.raises(ValueError, match=r"Expected `top_k` >= 1. Received: top_k=0"):
         T.compile_model(tiny_model(), top_k=0)
 
 
@@ -392,18 +403,21 @@ def _shape16(split):
 @pytest.mark.parametrize(
     ("change", "error", "match"),
     [
-        ({"epochs": 0}, ValueError, r"`epochs` must be an integer >= 1. Received: epochs=0"),
-        ({"epochs": 2.5}, ValueError, r"`epochs` must be an integer >= 1"),
-        ({"epochs": True}, ValueError, r"`epochs` must be an integer >= 1"),
-        ({"optimizer": "adm"}, ValueError, r"Did you mean 'adam'"),
-        ({"learning_rate": 0}, ValueError, r"`learning_rate` must be a positive number"),
-        ({"reduce_lr_factor": 1.5}, ValueError, r"`reduce_lr_factor` must be .* between 0 and 1"),
+        ({"epochs": 0}, ValueError, r"Expected `epochs` >= 1. Received: epochs=0"),
+        ({"epochs": 2.5}, TypeError, r"`epochs` must be an integer >= 1. Received: epochs=2.5"),
+        ({"epochs": True}, TypeError, r"`epochs` must be an integer >= 1. Received: epochs=True"),
+        ({"optimizer": "adm"}, ValueError, r"Unknown optimizer 'adm'. Did you mean 'adam'"),
+        ({"learning_rate": 0}, ValueError, r"Expected `learning_rate` in \(0, .*learning_rate=0"),
+        ({"reduce_lr_factor": 1.5}, ValueError, r"Expected `reduce_lr_factor` in \(0, 1\]"),
+        ({"reduce_lr_factor": 0}, ValueError, r"Expected `reduce_lr_factor` in \(0, 1\]"),
+        ({"reduce_lr_factor": 1.0}, ValueError, r"factor >= 1.0. Received factor=1.0"),
+        ({"early_stopping_patience": -1}, ValueError, r"`early_stopping_patience` >= 0"),
         ({"verbose": 3}, ValueError, r"`verbose` must be 0, 1 or 2"),
         ({"callbacks": ["stop"]}, TypeError, r"keras.callbacks.Callback"),
         ({"config": ["superclass"]}, TypeError, r"`config` must be a dict"),
         ({"strategy": "mirrored"}, TypeError, r"`strategy` must be a tf.distribute.Strategy"),
         ({"mixed_precision": True}, ValueError, r"`mixed_precision=True` needs `model` to be"),
-        ({"val_data": None}, ValueError, r"`val_data` is required.*never the test split"),
+        ({"val_data": None}, TypeError, r"`val_data` must be a tf.data.Dataset.*never test data"),
         ({"train_data": {"x": 1}}, TypeError, r"`train_data` must be a tf.data.Dataset"),
         ({"train_data": "data"}, TypeError, r"`train_data` must be a tf.data.Dataset"),
     ],
@@ -431,20 +445,31 @@ def test_bad_arguments_fail_before_training(split, tmp_path, change, error, matc
             ValueError,
             r"`train_data` labels range from 5 to 9, but the model has 5 outputs",
         ),
-        ("val", lambda s: (s[1][0], s[1][1] - 1), ValueError, r"`val_data` labels range from -1"),
+        (
+            "val",
+            lambda s: (s[1][0], s[1][1] - 1),
+            ValueError,
+            r"`val_data`: `labels` must be 0 or more. Received a label -1",
+        ),
         (
             "train",
             _shape16,
             ValueError,
-            r"`train_data` images have shape \(16, 16, 3\), but the model takes \(32, 32, 3\)",
+            r"`train_data` yields images of shape \(None, 16, 16, 3\); the model takes "
+            r"batches of shape \(None, 32, 32, 3\)",
         ),
-        ("train", lambda s: (s[0][0][:0], s[0][1][:0]), ValueError, r"holds no images"),
-        ("train", lambda s: (s[0][0], s[0][1][:10]), ValueError, r"one integer label per image"),
+        ("train", lambda s: (s[0][0][:0], s[0][1][:0]), ValueError, r"`train_data`: .* is empty"),
+        (
+            "train",
+            lambda s: (s[0][0], s[0][1][:10]),
+            ValueError,
+            r"`train_data`: `labels` must have one integer per image",
+        ),
         (
             "train",
             lambda s: (s[0][0], s[0][1].astype(float)),
             TypeError,
-            r"labels must be integer class ids",
+            r"`train_data`: `labels` must be integers",
         ),
         (
             "train",
@@ -456,13 +481,13 @@ def test_bad_arguments_fail_before_training(split, tmp_path, change, error, matc
             "val",
             lambda s: make_dataset(*s[1], training=False).unbatch(),
             ValueError,
-            r"`val_data` yields single images .* Batch it",
+            r"`val_data` yields images of shape \(32, 32, 3\); .*\(None, 32, 32, 3\)\. Batch",
         ),
         (
             "val",
             lambda s: make_dataset(s[1][0][:, :16, :16], s[1][1], training=False),
             ValueError,
-            r"`val_data` yields images of shape \(16, 16, 3\)",
+            r"`val_data` yields images of shape \(None, 16, 16, 3\)",
         ),
     ],
 )
@@ -502,71 +527,3 @@ def test_read_only_runs_dir(split, tmp_path):
             T.train(tiny_model(), *split, epochs=1, runs_dir=locked, verbose=0)
     finally:
         locked.chmod(0o700)
-
-
-# --------------------------------------------------------------------------- random search
-
-
-def build_for_search(dense_units: int, activation: str = "relu") -> keras.Model:
-    return tiny_model(dense=dense_units, activation=activation)
-
-
-def test_random_search_returns_a_sorted_table(split, tmp_path):
-    space = {
-        "dense_units": [8, 16],
-        "activation": ["relu", "tanh"],
-        "optimizer": ["adam", "sgd"],
-        "learning_rate": [1e-3, 1e-2],
-    }
-    table = T.random_search(
-        build_for_search,
-        *split,
-        space=space,
-        max_trials=2,
-        epochs=1,
-        directory=tmp_path,
-        synthetic=True,
-    )
-    assert list(table.columns) == [
-        "trial_id",
-        "dense_units",
-        "activation",
-        "optimizer",
-        "learning_rate",
-        "val_accuracy",
-        "val_loss",
-        "best_epoch",
-        "status",
-        "synthetic",
-    ]
-    assert len(table) == 2
-    assert table["val_accuracy"].is_monotonic_decreasing
-    assert table["val_loss"].notna().all() and (table["status"] == "COMPLETED").all()
-    for key, values in space.items():
-        assert set(table[key]) <= set(values)
-    assert table["synthetic"].all() and table.attrs["synthetic"] is True
-    assert len(run_folders(tmp_path)) == 1  # the tuner's files, in a new sub-folder
-
-
-@pytest.mark.parametrize(
-    ("space", "kwargs", "match"),
-    [
-        ({}, {}, r"`space` must be a non-empty dict"),
-        (
-            {"dense_unit": [8]},
-            {},
-            r"'dense_unit' is not a parameter of build_fn. Did you mean "
-            r"'dense_units'",
-        ),
-        ({"dense_units": []}, {}, r"`space\['dense_units'\]` must be a non-empty list"),
-        ({"dense_units": 8}, {}, r"must be a non-empty list"),
-        ({"dense_units": [8, "16"]}, {}, r"mixes types"),
-        ({"dense_units": [8, 8]}, {}, r"repeats a value"),
-        ({"optimizer": ["adm"]}, {}, r"Did you mean 'adam'"),
-        ({"dense_units": [8]}, {"objective": "accuracy"}, r"Unknown `objective` 'accuracy'"),
-        ({"dense_units": [8]}, {"max_trials": 0}, r"`max_trials` must be an integer >= 1"),
-    ],
-)
-def test_random_search_rejects_a_bad_space(split, space, kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        T.random_search(build_for_search, *split, space=space, **kwargs)

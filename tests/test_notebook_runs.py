@@ -1,4 +1,4 @@
-"""Batch runs with papermill: every group's notebooks, failures recorded, results collected.
+"""Notebook runs with papermill: every group's notebooks, failures recorded, results collected.
 
 The notebooks here are tiny ones written by the tests (nbformat), not the course's: one
 trains a real baseline for one epoch on the smoke SYNTHETIC data and records the run, one
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from cifarlab import assign, batch, report
+from cifarlab import assign, notebook_runs, report, runs
 
 PARAMETERS = """SUPERCLASS = "medium_mammals"
 EPOCHS = 30
@@ -25,7 +25,7 @@ RUNS_DIR = "runs"
 GREETING = "hello"
 """
 
-TRAIN = """from cifarlab import data, evaluate, models, train
+TRAIN = """from cifarlab import data, evaluate, models, runs, train
 sub = data.select_superclass(data.load_cifar100(DATA_DIR), SUPERCLASS)
 (x_tr, y_tr), (x_val, y_val) = data.train_val_split(sub.x_train, sub.y_train, seed=SEED)
 run = train.train(models.build_baseline_cnn(5), (x_tr, y_tr), (x_val, y_val),
@@ -34,7 +34,7 @@ run = train.train(models.build_baseline_cnn(5), (x_tr, y_tr), (x_val, y_val),
                           "synthetic": sub.synthetic}, verbose=0, seed=SEED)
 test = evaluate.evaluate(run.model, sub.x_test, sub.y_test, sub.class_names, top_k=(3,),
                          synthetic=sub.synthetic)
-train.record_metrics(run, {"test_accuracy": test.accuracy, "test_loss": test.loss,
+runs.record_metrics(run, {"test_accuracy": test.accuracy, "test_loss": test.loss,
                            "test_top3_accuracy": test.top_k_accuracy[3], "test": test.to_dict()})
 """
 
@@ -89,7 +89,7 @@ def smoke_batch(tmp_path_factory):
         table = assign.assign_superclasses(["Group A", "Group B"], salt="test")
         csv = assign.write_assignments(table, root).csv
         out = io.StringIO()
-        result = batch.run_notebooks(
+        result = notebook_runs.run_notebooks(
             csv,
             ["01", "02_print.ipynb", str(root / "notebooks" / "03_fail.ipynb")],
             notebooks_dir=root / "notebooks",
@@ -154,7 +154,7 @@ def test_a_failing_notebook_is_recorded_and_the_others_complete(smoke_batch):
 
 def test_results_table_and_chart_from_the_batch(smoke_batch):
     root, table, _, _ = smoke_batch
-    files = batch.write_results(root / "runs")
+    files = notebook_runs.write_results(root / "runs")
     frame = pd.read_csv(files.csv)
     assert files.runs == 2 and files.synthetic
     assert list(frame["group"]) == ["Group A", "Group B"]  # names from status.json
@@ -163,7 +163,7 @@ def test_results_table_and_chart_from_the_batch(smoke_batch):
     for row in frame.itertuples():
         metrics = json.loads((root / "runs" / row.path / "metrics.json").read_text())
         assert row.test_accuracy == pytest.approx(metrics["test_accuracy"])
-        assert row.top3_accuracy == pytest.approx(metrics["test_top3_accuracy"])
+        assert row.test_top3_accuracy == pytest.approx(metrics["test_top3_accuracy"])
         assert row.params == 159_813 and row.epochs == 1
     md = files.markdown.read_text()
     assert "**SYNTHETIC**" in md and "| Group A" in md and "path" not in md
@@ -184,22 +184,22 @@ def test_group_report_from_the_batch_is_complete_and_self_contained(smoke_batch)
 
 def test_results_skip_outputs_a_rerun_moved_aside(smoke_batch, tmp_path):
     root, table, _, _ = smoke_batch
-    runs = tmp_path / "runs"
-    shutil.copytree(root / "runs", runs, ignore=shutil.ignore_patterns("_smoke_data"))
-    group_dir = runs / table["Group A"].folder
+    copy = tmp_path / "runs"
+    shutil.copytree(root / "runs", copy, ignore=shutil.ignore_patterns("_smoke_data"))
+    group_dir = copy / table["Group A"].folder
     shutil.copytree(group_dir / "records", group_dir / "previous" / "20240101-000000" / "records")
-    assert len(batch.collect_results(runs)) == 2
+    assert len(runs.runs_table(copy)) == 2
 
 
 def test_rerun_skips_what_succeeded_and_moves_what_it_replaces_aside(smoke_batch):
     root, table, _, _ = smoke_batch
     args = dict(notebooks_dir=root / "notebooks", runs_dir=root / "runs", smoke=True)
     csv = root / "assignments.csv"
-    again = batch.run_notebooks(csv, ["01", "02"], verbose=False, **args)
+    again = notebook_runs.run_notebooks(csv, ["01", "02"], verbose=False, **args)
     assert [r.status for r in again.runs] == ["skipped"] * 4 and again.ok
     group_dir = root / "runs" / table["Group B"].folder
     before = (group_dir / "02_print.ipynb").read_text()
-    forced = batch.run_notebooks(
+    forced = notebook_runs.run_notebooks(
         csv, ["03", "02"], groups=["Group B"], force=True, verbose=False, **args
     )
     assert [(r.notebook, r.status, r.reason) for r in forced.runs] == [
@@ -220,7 +220,7 @@ def test_why_a_notebook_runs_again(tmp_path):
     params = {"SUPERCLASS": "fish", "SMOKE": False, "RUNS_DIR": "/a"}
     done = {"status": "succeeded", "notebook": "01_x.ipynb", "parameters": params}
     done["source_sha256"] = "abc"
-    reason = batch._rerun_reason
+    reason = notebook_runs._rerun_reason
     assert reason(done, tmp_path, "01_x", {**params, "RUNS_DIR": "/b"}, "abc", False) is None
     assert reason(done, tmp_path, "01_x", params, "abc", True) == "forced"
     assert reason(done, tmp_path, "01_x", {**params, "EPOCHS": 3}, "abc", False) == (
@@ -251,8 +251,8 @@ def setup(tmp_path):
         (dict(notebooks=["01", "01_print"]), ValueError, "'01_print' is selected twice"),
         (dict(notebooks=[]), ValueError, "`notebooks` is empty"),
         (dict(notebooks=["x/09_none.ipynb"]), FileNotFoundError, "09_none.ipynb does not exist"),
-        (dict(jobs=0), ValueError, "`jobs` must be a positive integer. Received: jobs=0"),
-        (dict(timeout=-1), ValueError, "`timeout` must be a positive number"),
+        (dict(jobs=0), ValueError, "Expected `jobs` >= 1. Received: jobs=0"),
+        (dict(timeout=-1), ValueError, r"Expected `timeout` in \(0, inf\]. Received: timeout=-1"),
         (dict(smoke="yes"), TypeError, "`smoke` must be True or False"),
         (dict(parameters={"SUPERCLASS": "fish"}), ValueError, "'SUPERCLASS' is set by"),
         (dict(parameters={"SMOKE": True}), ValueError, r"use smoke=True \(--smoke\)"),
@@ -268,43 +268,45 @@ def test_bad_arguments_fail_before_anything_runs(setup, kwargs, error, match):
     tmp_path, nbs, table = setup
     kwargs = {"notebooks": ["01"], **kwargs}
     with pytest.raises(error, match=match):
-        batch.run_notebooks(table, notebooks_dir=nbs, runs_dir=tmp_path / "runs", **kwargs)
+        notebook_runs.run_notebooks(table, notebooks_dir=nbs, runs_dir=tmp_path / "runs",
+                                    **kwargs)
     assert not (tmp_path / "runs").exists()
 
 
 def test_bad_assignments_notebooks_dir_and_runs_dir(setup):
     tmp_path, nbs, table = setup
     with pytest.raises(FileNotFoundError, match="`assignments` file .*nope.csv does not exist"):
-        batch.run_notebooks(tmp_path / "nope.csv", notebooks_dir=nbs)
+        notebook_runs.run_notebooks(tmp_path / "nope.csv", notebooks_dir=nbs)
     with pytest.raises(FileNotFoundError, match="`notebooks_dir` .*missing does not exist"):
-        batch.run_notebooks(table, notebooks_dir=tmp_path / "missing")
+        notebook_runs.run_notebooks(table, notebooks_dir=tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="No numbered notebooks"):
-        batch.find_notebooks(notebooks_dir=tmp_path / "empty")
+        notebook_runs.find_notebooks(notebooks_dir=tmp_path / "empty")
     (tmp_path / "runs.txt").write_text("")
     with pytest.raises(ValueError, match="`runs_dir` .*runs.txt is a file"):
-        batch.run_notebooks(table, ["01"], notebooks_dir=nbs, runs_dir=tmp_path / "runs.txt")
+        notebook_runs.run_notebooks(table, ["01"], notebooks_dir=nbs,
+                                    runs_dir=tmp_path / "runs.txt")
     (nbs / "03_broken.ipynb").write_text("{not json")
     with pytest.raises(ValueError, match="cannot be read as a notebook"):
-        batch.find_notebooks(["03"], notebooks_dir=nbs)
+        notebook_runs.find_notebooks(["03"], notebooks_dir=nbs)
 
 
 def test_parse_parameter():
-    assert batch.parse_parameter("EPOCHS", "30") == ("EPOCHS", 30)
-    assert batch.parse_parameter("LR", "1e-3") == ("LR", 0.001)
-    assert batch.parse_parameter("AUG", "True") == ("AUG", True)
-    assert batch.parse_parameter("UNITS", "[128, 64]") == ("UNITS", [128, 64])
-    assert batch.parse_parameter("MODEL", "vgg16") == ("MODEL", "vgg16")
+    assert notebook_runs.parse_parameter("EPOCHS", "30") == ("EPOCHS", 30)
+    assert notebook_runs.parse_parameter("LR", "1e-3") == ("LR", 0.001)
+    assert notebook_runs.parse_parameter("AUG", "True") == ("AUG", True)
+    assert notebook_runs.parse_parameter("UNITS", "[128, 64]") == ("UNITS", [128, 64])
+    assert notebook_runs.parse_parameter("MODEL", "vgg16") == ("MODEL", "vgg16")
     with pytest.raises(ValueError, match="'RUNS_DIR' is set by run_notebooks"):
-        batch.parse_parameter("RUNS_DIR", "x")
+        notebook_runs.parse_parameter("RUNS_DIR", "x")
 
 
 def test_results_of_an_empty_or_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="`runs_dir` .*nothing does not exist"):
-        batch.collect_results(tmp_path / "nothing")
-    assert batch.collect_results(tmp_path).empty
+        runs.runs_table(tmp_path / "nothing")
+    assert runs.runs_table(tmp_path).empty
     with pytest.raises(ValueError, match="No recorded runs under"):
-        batch.write_results(tmp_path)
+        notebook_runs.write_results(tmp_path)
     assert not list(tmp_path.iterdir())
 
 
@@ -317,5 +319,5 @@ def test_missing_papermill_is_a_clear_error(setup, monkeypatch):
     )
     tmp_path, nbs, table = setup
     with pytest.raises(RuntimeError, match="needs papermill.*cifarlab\\[dev\\]"):
-        batch.run_notebooks(table, ["01"], notebooks_dir=nbs, runs_dir=tmp_path / "runs")
+        notebook_runs.run_notebooks(table, ["01"], notebooks_dir=nbs, runs_dir=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()

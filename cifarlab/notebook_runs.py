@@ -1,0 +1,448 @@
+"""Every group's notebooks run with papermill (``cifarlab run-notebooks``), and the results.
+
+What lands in ``runs/<group>/`` (status.json, .ipynb, .html, .log, ...): docs/instructors.md."""
+
+import ast
+import contextlib
+import hashlib
+import importlib.util
+import json
+import multiprocessing
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pandas as pd
+
+from cifarlab import assign, course, data, runs, synthetic
+from cifarlab._checks import did_you_mean, integer, number
+from cifarlab._files import atomic_write, jsonable, new_folder, temp_name
+
+RESERVED_PARAMETERS = ("SUPERCLASS", "RUNS_DIR", "SMOKE", "DATA_DIR")  # set by run_notebooks
+RECORDS, PREVIOUS, SMOKE_DATA = "records", "previous", "_smoke_data"
+_ANSI, _TIME = re.compile(r"\x1b\[[0-9;]*[A-Za-z]"), "%Y-%m-%dT%H:%M:%S%z"
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """One notebook of one group: succeeded, failed or skipped; its outputs; why it ran."""
+
+    group: str
+    superclass: str
+    notebook: str
+    status: str
+    seconds: float | None
+    error: str | None = None
+    output: str | None = None
+    html: str | None = None
+    previous: str | None = None
+    reason: str = ""
+
+    def __str__(self) -> str:
+        if self.status == "skipped":
+            return f"{self.group} / {self.notebook}: skipped ({self.reason})"
+        took = "" if self.seconds is None else f" in {self.seconds:.1f} s"
+        aside = f" (earlier output moved to {self.previous}/)" if self.previous else ""
+        error = f": {self.error}" if self.error else ""
+        return f"{self.group} / {self.notebook}: {self.status}{took}{aside}{error}"
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What :func:`run_notebooks` did: one :class:`NotebookRun` per group and notebook."""
+
+    runs: tuple[NotebookRun, ...] = field(repr=False)
+    runs_dir: Path
+    smoke: bool
+    seconds: float
+
+    synthetic = property(lambda self: self.smoke, doc="True in smoke mode (SYNTHETIC data).")
+    succeeded = property(lambda self: tuple(r for r in self.runs if r.status == "succeeded"))
+    failed = property(lambda self: tuple(r for r in self.runs if r.status == "failed"))
+    skipped = property(lambda self: tuple(r for r in self.runs if r.status == "skipped"))
+    ok = property(lambda self: not self.failed, doc="No notebook failed.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**jsonable(asdict(self)), "synthetic": self.smoke, "ok": self.ok}
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(r) for r in self.runs])
+
+    def summary(self) -> str:
+        """Counts, then each failure with its error."""
+        mark = " (smoke mode, SYNTHETIC data)" if self.smoke else ""
+        return "\n".join([
+            f"{len(self.succeeded)} succeeded, {len(self.failed)} failed, {len(self.skipped)} "
+            f"skipped (succeeded earlier) in {self.seconds:.0f} s{mark}; outputs in "
+            f"{self.runs_dir}/", *(f"  FAILED {r.group} / {r.notebook}: {r.error}"
+                                   for r in self.failed)])
+
+
+def find_notebooks(selectors: Sequence[str | os.PathLike] | None = None, *,
+                   notebooks_dir: str | os.PathLike = "notebooks") -> tuple[Path, ...]:
+    """The notebooks to run, each with a ``parameters`` cell. ``selectors``: paths, or names in
+    ``notebooks_dir`` (``"01"``, ``"01_baseline"``); None: every ``NN_*.ipynb`` there."""
+    import nbformat
+
+    root = Path(notebooks_dir).expanduser()
+    listed = sorted(p for p in root.glob("*.ipynb") if re.match(r"\d+_", p.name))
+    if selectors is None and not listed:
+        raise FileNotFoundError(f"No numbered notebooks (NN_topic.ipynb) in {root}." if
+                                root.is_dir() else f"`notebooks_dir` {root} does not exist. "
+                                "Pass notebooks_dir= (--notebooks-dir) or the notebook paths.")
+    selectors = [selectors] if isinstance(selectors, (str, os.PathLike)) else selectors
+    chosen = listed if selectors is None else [_match(s, root, listed) for s in selectors]
+    if not chosen:
+        raise ValueError("`notebooks` is empty: name at least one notebook.")
+    for i, path in enumerate(chosen):
+        if twin := next((p for p in chosen[:i] if p.stem == path.stem), None):
+            raise ValueError(f"Notebook {path.stem!r} is selected twice ({twin} and {path}): "
+                             "their outputs would clash.")
+        try:
+            cells = nbformat.read(path, as_version=4).cells
+        except Exception as err:  # nbformat raises several kinds for a broken file
+            raise ValueError(f"Notebook {path} cannot be read as a notebook ({err}).") from None
+        if not any("parameters" in c.metadata.get("tags", []) for c in cells):
+            raise ValueError(f"Notebook {path} has no cell tagged 'parameters', so papermill "
+                             "cannot give it the group's SUPERCLASS. Tag the cell that sets "
+                             "SUPERCLASS, SMOKE, DATA_DIR, RUNS_DIR (View > Cell metadata).")
+    return tuple(chosen)
+
+
+def _match(selector, root: Path, listed: list[Path]) -> Path:
+    """A notebook path, or the one notebook of ``listed`` with this name or number."""
+    path = Path(selector).expanduser()
+    if path.suffix == ".ipynb" and (path.is_file() or len(path.parts) > 1):
+        if not path.is_file():
+            raise FileNotFoundError(f"Notebook {path} does not exist.")
+        return path
+    name = path.name.removesuffix(".ipynb")
+    if len(hits := [p for p in listed if p.stem == name]
+           or [p for p in listed if p.stem.split("_")[0] == name]) == 1:
+        return hits[0]
+    valid = ", ".join(p.stem for p in listed) or f"none: {root} has no NN_topic.ipynb notebooks"
+    raise ValueError(f"{'Ambiguous' if hits else 'Unknown'} notebook {os.fspath(selector)!r}."
+                     f"{did_you_mean(name, [p.stem for p in listed])} Valid: {valid}.")
+
+
+def parse_parameter(name: str, value: str) -> tuple[str, Any]:
+    """A ``-p NAME VALUE`` pair, the value a Python literal when it is one: ``("EPOCHS", 30)``."""
+    _check_parameter(name, value)
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
+def _check_parameter(name: object, value: object) -> None:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError("Parameter names must be Python identifiers (EPOCHS, SEED, ...). "
+                         f"Received: {name!r}.")
+    if name in RESERVED_PARAMETERS:
+        how = {"SMOKE": "use smoke=True (--smoke)", "DATA_DIR": "use data_dir= (--data-dir)"}
+        raise ValueError(f"Parameter {name!r} is set by run_notebooks: "
+                         f"{how.get(name, 'it is set per group')}.")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"Parameter {name!r} must be a plain value (number, string, bool, "
+                        f"None, list or dict). Received: {value!r}.") from None
+
+
+def _check_setup(kernel_name: str) -> None:
+    """papermill and its helpers are installed, and so is the Jupyter kernel ``kernel_name``."""
+    needs = ("papermill", "nbconvert", "nbformat", "jupyter_client", "ipykernel")
+    if missing := [n for n in needs if importlib.util.find_spec(n) is None]:
+        raise RuntimeError(f"Running notebooks needs {', '.join(missing)}, not installed: pip "
+                           "install 'cifarlab[dev]' (or papermill nbconvert ipykernel).")
+    from jupyter_client.kernelspec import find_kernel_specs
+
+    if kernel_name not in (names := sorted(find_kernel_specs())):
+        hint = f"{did_you_mean(kernel_name, names)} Installed: {', '.join(names) or 'none'}"
+        raise ValueError(f"Unknown Jupyter kernel {kernel_name!r}.{hint} (python -m ipykernel "
+                         "install --user adds one).")
+
+
+@contextlib.contextmanager
+def _output_to(log: Path):
+    """Standard output and error of this process, and so of the kernel, into a new ``log``."""
+    sys.stdout.flush(), sys.stderr.flush()
+    saved, fd = (os.dup(1), os.dup(2)), os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    os.dup2(fd, 1), os.dup2(fd, 2), os.close(fd)
+    try:
+        yield
+    finally:
+        sys.stdout.flush(), sys.stderr.flush()
+        os.dup2(saved[0], 1), os.dup2(saved[1], 2), os.close(saved[0]), os.close(saved[1])
+
+
+def execute_notebook(source, output, *, parameters=None, env=None, cwd=None,
+                     kernel_name: str = "python3", timeout=None, log=None) -> None:
+    """Run one notebook with papermill, its kernel started with ``env`` (None: unset; restored
+    after); ``log``: a new file for what the kernel prints outside the notebook."""
+    import papermill
+
+    environ = {k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}
+    with mock.patch.dict(os.environ, environ, clear=True), \
+            _output_to(log) if log else contextlib.nullcontext():
+        papermill.execute_notebook(source, output, parameters=parameters or {}, cwd=cwd,
+                                   kernel_name=kernel_name, progress_bar=False,
+                                   execution_timeout=timeout, start_timeout=120)
+
+
+def _execute(task: dict[str, Any]) -> dict[str, Any]:
+    """One notebook, in a worker process: .ipynb, .log and .html made under temporary names,
+    then renamed (``.failed.*`` on failure). A failure is recorded, not raised."""
+    from nbconvert import HTMLExporter
+    from papermill.exceptions import PapermillExecutionError
+
+    group_dir, stem = Path(task["group_dir"]), task["stem"]
+    (group_dir / RECORDS / stem).mkdir(parents=True, exist_ok=True)
+    tmp = {ext: temp_name(group_dir / stem, f".part{ext}") for ext in (".ipynb", ".html", ".log")}
+    record, t0 = {"error": None, "traceback": None, "started": time.strftime(_TIME)}, time.time()
+    try:
+        execute_notebook(task["source"], tmp[".ipynb"], parameters=task["parameters"],
+                         env=task["env"], cwd=group_dir, kernel_name=task["kernel_name"],
+                         timeout=task["timeout"], log=tmp[".log"])
+    except PapermillExecutionError as err:
+        record["error"] = f"{err.ename}: {err.evalue} (cell [{err.exec_count}])"
+        record["traceback"] = _ANSI.sub("", "\n".join(err.traceback or []))[-4000:]
+    except Exception as err:  # kernel died, timeout, ...: recorded, the batch goes on
+        record["error"] = f"{type(err).__name__}: {_ANSI.sub('', str(err)).strip()}"
+    record.update(status="failed" if record["error"] else "succeeded",
+                  finished=time.strftime(_TIME), seconds=round(time.time() - t0, 2))
+    if tmp[".ipynb"].is_file():
+        try:
+            tmp[".html"].write_text(HTMLExporter().from_filename(str(tmp[".ipynb"]))[0])
+        except Exception as err:  # the notebook itself is still worth keeping
+            record["html_error"] = f"{type(err).__name__}: {err}"
+    name = f"{stem}.failed" if record["error"] else stem
+    for key, ext in (("notebook", ".ipynb"), ("html", ".html"), ("log", ".log")):
+        record[key] = f"{name}{ext}" if tmp[ext].is_file() else None
+        if record[key]:
+            os.replace(tmp[ext], group_dir / record[key])
+    return record
+
+
+def _folders(runs_dir, data_dir, smoke: bool) -> tuple[Path, str | None]:
+    """The runs folder (made) and the data folder (smoke: SYNTHETIC CIFAR, written once)."""
+    if data_dir is not None and smoke:
+        raise ValueError("`data_dir` cannot be combined with smoke=True: smoke mode uses its own "
+                         "small SYNTHETIC dataset. Drop one of them.")
+    if data_dir is not None and not (data_dir := Path(data_dir).expanduser()).exists():
+        raise FileNotFoundError(f"`data_dir` {data_dir} does not exist.")
+    if (root := Path(runs_dir).expanduser()).exists() and not root.is_dir():
+        raise ValueError(f"`runs_dir` {root} is a file, not a folder.")
+    root.mkdir(parents=True, exist_ok=True)
+    if not smoke:
+        return root.resolve(), data_dir and str(data_dir.resolve())
+    sizes = course.SMOKE_TRAIN_PER_CLASS, course.SMOKE_TEST_PER_CLASS
+    folder = root.resolve() / SMOKE_DATA / f"{sizes[0]}-{sizes[1]}"
+    for spec, write in ((data.CIFAR100, synthetic.write_synthetic_cifar100),
+                        (data.CIFAR10, synthetic.write_synthetic_cifar10)):
+        if not (folder / spec.folder / spec.meta_file).is_file():
+            write(folder, train_per_class=sizes[0], test_per_class=sizes[1], seed=0)
+    return root.resolve(), str(folder)
+
+
+def _outputs(group_dir: Path, stem: str) -> list[Path]:
+    """A notebook's outputs in its group's folder: .ipynb, .html, .log (or .failed.*), records."""
+    return [*group_dir.glob(f"{stem}.*"), *(p for p in [group_dir / RECORDS / stem] if p.exists())]
+
+
+def _rerun_reason(old, group_dir: Path, stem: str, params, digest: str, force: bool) -> str | None:
+    """Why a notebook must run, or None to skip it (it succeeded with the same inputs)."""
+    if not old:
+        return "no status recorded" if _outputs(group_dir, stem) else "first run"
+    if old.get("status") != "succeeded":
+        return "failed before"
+    if not (group_dir / (old.get("notebook") or "")).is_file():
+        return "its executed notebook is missing"
+    before, now = (jsonable({**p, "RUNS_DIR": None}) for p in (old.get("parameters") or {}, params))
+    if before != now:
+        return "parameters changed"
+    if old.get("source_sha256") != digest:
+        return "the notebook changed"
+    return "forced" if force else None
+
+
+def _move_aside(group_dir: Path, stem: str, old, moved: list[Path]) -> str | None:
+    """Move a notebook's outputs and status entry into ``previous/<time>/`` (one per batch)."""
+    if not (existing := _outputs(group_dir, stem)):
+        return None
+    if not moved:
+        moved.append(new_folder(group_dir / PREVIOUS))
+    for path in existing:
+        (moved[0] / path.relative_to(group_dir)).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, moved[0] / path.relative_to(group_dir))
+    if old is not None:
+        kept = (runs.read_status(moved[0]) or {}).get("notebooks", {})
+        runs.write_status(moved[0], {"notebooks": {**kept, stem: old}})
+    return str(moved[0].relative_to(group_dir))
+
+
+def _run_group(row, sources: dict, root: Path, batch: dict, pool, finish) -> list[NotebookRun]:
+    """One group's notebooks in turn: each skipped, or run in a worker and put in status.json."""
+    group_dir, moved, done = root / row.folder, [], []
+    for stem, (source, digest) in sources.items():
+        runs_dir = str(group_dir / RECORDS / stem)
+        params = {"SUPERCLASS": row.superclass, "SMOKE": batch["smoke"],
+                  "DATA_DIR": batch["data_dir"], "RUNS_DIR": runs_dir, **batch["parameters"]}
+        status = runs.read_status(group_dir) or {}
+        old = status.get("notebooks", {}).get(stem)
+        task = {**batch, "group_dir": str(group_dir), "stem": stem, "source": source,
+                "source_sha256": digest, "parameters": params, "previous": None,
+                "env": {**batch["env"], course.RUNS_ENV: runs_dir},
+                "reason": _rerun_reason(old, group_dir, stem, params, digest, batch["force"])}
+        if task["reason"] is None:
+            done.append(finish(_summary(row, task, {**old, "status": "skipped"})))
+            continue
+        task["previous"] = _move_aside(group_dir, stem, old, moved)
+        try:
+            record = pool.submit(_execute, task).result()
+        except Exception as err:  # the worker process died
+            record = {"status": "failed", "seconds": None, "finished": time.strftime(_TIME),
+                      "error": f"{type(err).__name__}: {err} (the worker process ended)"}
+        status.update(group=row.group, folder=row.folder, superclass=row.superclass,
+                      classes=list(row.classes))
+        status["data_dir"] = batch["data_dir"] or status.get("data_dir")
+        status.setdefault("notebooks", {})[stem] = entry = {
+            **record, **{k: task[k] for k in ("parameters", "source", "source_sha256", "smoke",
+                                              "data_dir", "previous", "reason")},
+            "synthetic": batch["smoke"], "records": f"{RECORDS}/{stem}"}
+        runs.write_status(group_dir, status)
+        done.append(finish(_summary(row, task, entry)))
+    return done
+
+
+def _summary(row: assign.GroupAssignment, task: dict, entry: dict) -> NotebookRun:
+    """A notebook's :class:`NotebookRun` from its status.json entry."""
+    at = [entry.get(k) and os.path.join(task["group_dir"], entry[k]) for k in ("notebook", "html")]
+    why = task["reason"] or "succeeded earlier with the same parameters (force re-runs it)"
+    return NotebookRun(row.group, row.superclass, task["stem"], entry["status"],
+                       entry.get("seconds"), entry.get("error"), *at, task["previous"], why)
+
+
+def run_notebooks(
+    assignments: assign.Assignments | str | os.PathLike,
+    notebooks: Sequence[str | os.PathLike] | None = None, *,
+    notebooks_dir: str | os.PathLike = "notebooks", runs_dir: str | os.PathLike = "runs",
+    groups: Sequence[str] | None = None, jobs: int = 1, smoke: bool = False,
+    force: bool = False, data_dir: str | os.PathLike | None = None,
+    parameters: Mapping[str, Any] | None = None, kernel_name: str = "python3",
+    timeout: float | None = None, verbose: bool = True, out=None,
+) -> BatchResult:
+    """Run ``notebooks`` (:func:`find_notebooks`; None: all) for each group of ``assignments``
+    (or its CSV), ``jobs`` groups at a time, in the group's folder with ``SUPERCLASS``, ``SMOKE``,
+    ``DATA_DIR``, ``RUNS_DIR`` and ``parameters`` set; what succeeded with the same inputs is
+    skipped unless ``force``. ``smoke``: small SYNTHETIC data. ``timeout``: seconds per cell."""
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    _check_setup(kernel_name)
+    if not isinstance(assignments, assign.Assignments):
+        assignments = assign.read_assignments(assignments)
+    jobs = integer("jobs", jobs)
+    timeout = None if timeout is None else number("timeout", timeout, low=0, low_open=True)
+    for flag, value in (("smoke", smoke), ("force", force), ("verbose", verbose)):
+        if not isinstance(value, bool):
+            raise TypeError(f"`{flag}` must be True or False. Received: {flag}={value!r}.")
+    for name, value in (parameters or {}).items():
+        _check_parameter(name, value)
+    if groups is not None and not (groups := [groups] if isinstance(groups, str) else groups):
+        raise ValueError("`groups` is empty: name at least one group, or pass None for all.")
+    try:
+        selected = list(dict.fromkeys(assignments[g] for g in groups or assignments.names))
+    except KeyError as err:
+        raise ValueError(str(err.args[0])) from None
+    paths = find_notebooks(notebooks, notebooks_dir=notebooks_dir)
+    root, data_dir = _folders(runs_dir, data_dir, smoke)
+    env = {course.SMOKE_ENV: "1" if smoke else None, data.ENV_VAR: data_dir,
+           "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}  # figures in the HTML
+    batch = {"smoke": smoke, "data_dir": data_dir, "kernel_name": kernel_name, "force": force,
+             "timeout": timeout, "env": env, "parameters": dict(parameters or {})}
+    sources = {p.stem: (str(p.resolve()), hashlib.sha256(p.read_bytes()).hexdigest())
+               for p in paths}
+    lock, out = threading.Lock(), sys.stderr if out is None else out
+    bar = tqdm(total=len(selected) * len(paths), desc="notebooks", unit="nb", file=out,
+               disable=not verbose)
+
+    def finish(run: NotebookRun) -> NotebookRun:
+        with lock:
+            bar.update(1)
+            if verbose:
+                bar.write(str(run), file=out)
+        return run
+
+    # groups in threads, each notebook in a worker process (spawn: no inherited TensorFlow)
+    spawn = multiprocessing.get_context("spawn")
+    with bar, ProcessPoolExecutor(min(jobs, len(selected)), mp_context=spawn) as pool, \
+            ThreadPoolExecutor(jobs) as threads:
+        done = threads.map(lambda row: _run_group(row, sources, root, batch, pool, finish),
+                           selected)
+        results = tuple(run for group in done for run in group)
+    return BatchResult(results, root, smoke, time.perf_counter() - t0)
+
+
+@dataclass(frozen=True)
+class ResultsFiles:
+    """What :func:`write_results` wrote: the table as CSV and Markdown, and the chart."""
+
+    csv: Path
+    markdown: Path
+    chart: Path
+    runs: int
+    synthetic: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(asdict(self))
+
+
+def results_markdown(table, root) -> str:
+    """The results table as a Markdown page (SYNTHETIC runs flagged at the top)."""
+    first = ["group", "superclass", "notebook", "model"]
+    rest = [c for c in table.columns if c not in [*first, "path", "started", "run", "name"]]
+    shown = table[first + rest].dropna(axis=1, how="all").astype(object)
+    shown["synthetic"] = ["SYNTHETIC" if s else "real" for s in table["synthetic"]]
+    lines = [f"# Results: {len(table)} runs in {root}", ""]
+    if n := int(table["synthetic"].sum()):
+        lines += [f"> **SYNTHETIC**: {n} of these runs used SYNTHETIC data (smoke checks or "
+                  "offline try-outs): their numbers say nothing about real CIFAR-100.", ""]
+    shown = shown.rename(columns={"synthetic": "data"}).where(shown.notna(), None)
+    lines.append(shown.to_markdown(index=False, floatfmt=".3f", missingval=""))
+    return "\n".join(lines) + "\n"
+
+
+def write_results(runs_dir: str | os.PathLike = "runs", *,
+                  out_dir: str | os.PathLike | None = None) -> ResultsFiles:
+    """``results.csv`` (every column of :func:`cifarlab.runs.runs_table`), ``results.md``
+    and ``results.png`` (test accuracy per group and model) in ``out_dir`` (or ``runs_dir``)."""
+    import matplotlib.pyplot as plt
+
+    from cifarlab import plots
+
+    table, root = runs.runs_table(runs_dir), Path(runs_dir).expanduser()
+    if table.empty:
+        raise ValueError(f"No recorded runs under {root}: a run is a folder with config.json and"
+                         " metrics.json (cifarlab.train.train records them; cifarlab "
+                         "run-notebooks puts them in runs/<group>/records/).")
+    out = root if out_dir is None else Path(out_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    files = ResultsFiles(out / "results.csv", out / "results.md", out / "results.png",
+                         len(table), bool(table["synthetic"].any()))
+    atomic_write(files.csv, table.to_csv(index=False))
+    atomic_write(files.markdown, results_markdown(table, root))
+    figure = plots.plot_results(table).figure
+    figure.savefig(png := temp_name(files.chart), format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    os.replace(png, files.chart)
+    return files

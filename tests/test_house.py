@@ -1,0 +1,32 @@
+"""The size of the house: cifarlab stays small enough for a student to read.
+
+issue 11: at most 5,500 lines in cifarlab/ and no function longer than 80 lines,
+measured with ``ast`` (docs/architecture.md).
+"""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "cifarlab"
+MAX_LINES = 5_500
+MAX_FUNCTION_LINES = 80
+
+
+def _sources():
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_the_library_stays_under_its_line_budget():
+    total = sum(len(p.read_text().splitlines()) for p in _sources())
+    assert total <= MAX_LINES, f"cifarlab/ is {total} lines (budget {MAX_LINES})"
+
+
+def test_no_function_is_longer_than_a_screenful_or_two():
+    long = []
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    long.append(f"{path.name}:{node.name} ({length} lines)")
+    assert not long, "functions over 80 lines: " + ", ".join(long)
