@@ -8,14 +8,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: help install demo test notebooks student lab lint bench clean
+.PHONY: help install demo test notebooks lab lint bench clean
 
 help:
 	@echo "make demo   - set up .venv and run 'cifarlab demo' (train and compare on one superclass)"
 	@echo "make test   - set up .venv and run the test suite"
 	@echo "make lab    - open JupyterLab on notebooks/"
-	@echo "make notebooks - re-execute notebooks (smoke) and clean their outputs for a commit"
-	@echo "make student - write student versions of the notebooks to notebooks/student/"
+	@echo "make notebooks - re-execute notebooks and write their student versions (smoke), for a commit"
 	@echo "make lint   - ruff check"
 	@echo "make bench  - run benchmarks/ and rewrite docs/benchmarks.md"
 	@echo "make clean  - remove caches, runs/ and build files (keeps .venv)"
@@ -35,13 +34,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests notebooks $(PYTEST_ARGS)
 
-# Re-execute the notebooks (smoke, synthetic) and keep only NBVAL_CHECK_OUTPUT outputs.
+# Re-execute the notebooks (smoke, synthetic), write their student versions (solutions
+# replaced by TODOs) to notebooks/student/ and execute those too; keep only the outputs of
+# NBVAL_CHECK_OUTPUT cells (nbval compares them in make test).
 notebooks: $(STAMP)
 	$(BIN)/python tools/refresh_notebooks.py notebooks/[0-9][0-9]_*.ipynb
-
-# Student versions: solutions replaced by TODOs, outputs cleared (notebooks/student/).
-student: $(STAMP)
-	$(BIN)/cifarlab student-notebooks --force
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cifarlab import assign, data, demo, notebook_runs, report, student, synthetic
+from cifarlab import assign, colab, data, demo, notebook_runs, report, student, synthetic
 from cifarlab._checks import integer
 
 
@@ -41,6 +41,13 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_student(args: argparse.Namespace) -> int:
     for path in student.write_student_notebooks(args.src, args.out, force=args.force):
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_colab(args: argparse.Namespace) -> int:
+    written = colab.set_repository(args.repository, args.branch, notebooks=args.notebooks)
+    print(f"Pointed {len(written) - 1} notebooks at github.com/{args.repository} (branch "
+          f"{args.branch}) and wrote {written[-1]}. Commit and push them to that repository.")
     return 0
 
 
@@ -84,6 +91,22 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exercises(args: argparse.Namespace) -> int:
+    from cifarlab.exercises import collect_results
+
+    table = collect_results(args.runs_dir)
+    if table.empty:
+        print(f"No exercise verdicts under {args.runs_dir} (the notebooks record them in "
+              "RUNS_DIR/exercises/ as students run their checks).")
+        return 0
+    done = table.pivot_table(index="group", columns="notebook", values="passed", aggfunc="sum")
+    total = table.pivot_table(index="group", columns="notebook", values="passed", aggfunc="size")
+    print("Exercises passed (of those checked), per group and notebook:")
+    print((done.fillna(0).astype(int).astype(str) + "/" + total.fillna(0).astype(int).astype(str))
+          .to_markdown())
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     files = report.write_report(args.path, out_dir=args.out, data_dir=args.data_dir)
     mark = " (SYNTHETIC data)" if files.synthetic else ""
@@ -122,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
              **{"--src": {"default": "notebooks", "help": "folder with the solution notebooks"},
                 "--out": {"default": None, "help": "default: SRC/student"},
                 "--force": {**flag, "help": "replace existing student versions"}})
+    _command(sub, "colab", cmd_colab, "point every notebook's Colab badge and install cell at "
+             "a course's copy of the repository", repository={"help": "GitHub owner/name"},
+             **{"--branch": {"default": "main"},
+                "--notebooks": {**path, "default": Path("notebooks")}})
     _command(sub, "assign", cmd_assign, "assign a CIFAR-100 superclass to every group (CSV "
              "and Markdown)", "Assign a superclass to every group: deterministic for a roster "
              "and salt, balanced, and stable (groups already in OUT/assignments.csv keep theirs).",
@@ -155,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "results", cmd_results, "collect every recorded run into one table (CSV, "
              "Markdown, chart)", runs_dir={**path, "nargs": "?", "default": Path("runs")},
              **{"--out": {**path, "help": "folder to write into (default: RUNS_DIR)"}})
+    _command(sub, "exercises", cmd_exercises, "which exercise checks each group passed",
+             runs_dir={**path, "nargs": "?", "default": Path("runs")})
     _command(sub, "report", cmd_report, "technical report of a run or a group (Markdown and "
              "self-contained HTML)", path={**path, "help": "a run folder or a group folder "
                                            "(runs/<group>)"},

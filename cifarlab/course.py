@@ -106,10 +106,13 @@ class NotebookData:
 def load_notebook_data(superclass: str | int | None = "medium_mammals", *,
                        dataset: str = "cifar100", epochs: int = 30, seed: int = 0,
                        smoke: bool | None = None, synthetic: bool = False, data_dir=None,
-                       runs_dir: str | None = None, val_fraction=0.1, out=None) -> NotebookData:
+                       runs_dir: str | None = None, val_fraction=0.1,
+                       smoke_train_per_class: int = SMOKE_TRAIN_PER_CLASS,
+                       out=None) -> NotebookData:
     """Seed everything, load the data, keep ``superclass`` (None: all classes of ``dataset``),
     split off validation: ``load_notebook_data("fish")``. ``smoke`` (None: ``CIFARLAB_SMOKE``)
-    shrinks data and epochs; ``runs_dir`` None: ``CIFARLAB_RUNS_DIR`` or ``runs``."""
+    shrinks data (``smoke_train_per_class`` training images a class, at most
+    ``SMOKE_TRAIN_PER_CLASS``) and epochs; ``runs_dir`` None: ``CIFARLAB_RUNS_DIR`` or ``runs``."""
     if dataset == "cifar10" and superclass is not None:
         raise ValueError("CIFAR-10 has no superclasses: call load_notebook_data(None, dataset="
                          f"'cifar10'). Received: superclass={superclass!r}.")
@@ -120,7 +123,9 @@ def load_notebook_data(superclass: str | int | None = "medium_mammals", *,
     cifar = get_cifar(dataset, data_dir, synthetic=synthetic, **(sizes if smoke else {}))
     chosen = cifar if superclass is None else data.select_superclass(cifar, superclass)
     if smoke:
-        chosen = data.subsample(chosen, **sizes, seed=seed)
+        per_class = min(_checks.integer("smoke_train_per_class", smoke_train_per_class, minimum=2),
+                        SMOKE_TRAIN_PER_CLASS)
+        chosen = data.subsample(chosen, **(sizes | {"train_per_class": per_class}), seed=seed)
     (x_tr, y_tr), (x_val, y_val) = data.train_val_split(
         chosen.x_train, chosen.y_train, val_fraction=val_fraction, seed=seed)
     nb = NotebookData(chosen, x_tr, y_tr, x_val, y_val, min(epochs, SMOKE_EPOCHS) if smoke

@@ -3,7 +3,9 @@
 Solutions sit between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's
 convention); the student version replaces each block with a TODO that sets the names the
 solution defines to None, so the notebook still runs and its checks say what is missing.
-Committed notebooks keep only the outputs of cells marked ``# NBVAL_CHECK_OUTPUT``.
+Markdown cells tagged ``instructor`` (notes, answers) are left out of the student version,
+whose Colab badge opens the student version. Committed notebooks keep only the outputs of
+cells marked ``# NBVAL_CHECK_OUTPUT``.
 """
 
 import ast
@@ -18,6 +20,8 @@ from cifarlab._files import atomic_write
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECK_OUTPUT, TODO = "NBVAL_CHECK_OUTPUT", "# TODO: your code here"
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
+INSTRUCTOR_TAG = "instructor"  # cells with this tag are left out of the student version
+_COLAB_PATH = re.compile(r"(colab\.research\.google\.com/github/[^)\s]*?/notebooks/)(?!student/)")
 
 _BLOCK = re.compile(rf"^(?P<indent>[ \t]*){re.escape(BEGIN)}[^\n]*\n"
                     rf"(?P<body>.*?)^[ \t]*{re.escape(END)}[^\n]*(\n|$)", re.M | re.S)
@@ -74,9 +78,12 @@ def clean_notebook(nb, *, keep_checked: bool = True):
 def make_student_notebook(nb):
     """A copy of ``nb`` with solutions replaced by TODOs and all outputs cleared."""
     student = copy.deepcopy(nb)
+    student.cells = [c for c in student.cells if INSTRUCTOR_TAG not in c.metadata.get("tags", [])]
     for cell in student.cells:
         if cell.cell_type == "code":
             cell.source = student_source(cell.source)
+    if student.cells and student.cells[0].cell_type == "markdown":
+        student.cells[0].source = _COLAB_PATH.sub(r"\1student/", student.cells[0].source, count=1)
     student.metadata["cifarlab"] = {"student_version": True}
     return clean_notebook(student, keep_checked=False)
 

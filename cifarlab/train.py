@@ -181,6 +181,8 @@ def _prepare_model(args: dict) -> tuple[keras.Model, bool]:
         compiled_here = not model.compiled
         if compiled_here:
             compile_model(model, optimizer=args["optimizer"], learning_rate=args["learning_rate"])
+        if model.built and not model.optimizer.built:  # else fit's first step is traced twice
+            model.optimizer.build(model.trainable_variables)
     opt = model.optimizer
     if not compiled_here and (args["learning_rate"] != 1e-3 or args["optimizer"] != "adam"):
         warnings.warn(f"The model was already compiled, so optimizer={args['optimizer']!r} and "

@@ -179,8 +179,9 @@ def unfreeze_top(model: keras.Model, n_layers: int, *, learning_rate: float = 1e
                  freeze_batch_norm: bool = True) -> keras.Model:
     """Fine-tuning: make the backbone's top ``n_layers`` trainable, compile with a low Adam
     ``learning_rate``, ``sparse_categorical_crossentropy`` and accuracy. BatchNormalization
-    layers stay frozen unless ``freeze_batch_norm=False`` (then their scale and offset train;
-    a backbone built frozen keeps running in inference mode)."""
+    layers stay frozen unless ``freeze_batch_norm=False``: then their scale and offset train
+    and, in Keras 3, fit's ``training=True`` reaches them despite ``base(x, training=False)``,
+    so their moving statistics drift from ImageNet's (notebook 05 measures it)."""
     base = get_backbone(model)
     n_layers = _checks.integer("n_layers", n_layers, minimum=None)
     if not 0 <= n_layers <= len(base.layers):

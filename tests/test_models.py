@@ -271,3 +271,12 @@ def test_layer_table_lists_the_input_and_every_layer():
 def test_module_exports_exist():
     for name in models.__all__:
         assert hasattr(models, name), name
+
+
+def test_vgg_style_width_scales_every_block_and_only_the_filters():
+    narrow = models.build_vgg_style(100, width=0.25)
+    convs = [layer.filters for layer in narrow.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs == [16, 16, 32, 32, 64, 64, 64, 128, 128, 128]
+    assert narrow.get_layer("dense1").units == 512
+    with pytest.raises(ValueError, match="width"):
+        models.build_vgg_style(100, width=0)

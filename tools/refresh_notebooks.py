@@ -1,7 +1,9 @@
-"""Re-execute the course notebooks in smoke mode on SYNTHETIC data, then clean them in place.
+"""Re-execute the course notebooks in smoke mode on SYNTHETIC data, then clean them in place,
+and write and execute their student versions (``notebooks/student/``) the same way.
 
-Fresh outputs for the ``# NBVAL_CHECK_OUTPUT`` cells (names and architectures, never the
-data); every other output cleared. ``make notebooks`` runs it; commit the result::
+Fresh outputs for the ``# NBVAL_CHECK_OUTPUT`` cells (names, architectures, which exercises
+pass: never the data); every other output cleared. ``make notebooks`` runs it; commit the
+result::
 
     python tools/refresh_notebooks.py notebooks/[0-9][0-9]_*.ipynb
 """
@@ -30,13 +32,27 @@ def refresh_notebooks(paths, *, kernel_name: str = "python3") -> list[Path]:
                   test_per_class=course.SMOKE_TEST_PER_CLASS)
         env = {course.SMOKE_ENV: "1", data.ENV_VAR: str(folder),
                course.RUNS_ENV: str(Path(tmp) / "runs"), "MPLBACKEND": "Agg",
-               "TF_CPP_MIN_LOG_LEVEL": "2"}
+               "KERAS_HOME": str(Path(tmp) / "keras"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        written = []
         for path in paths:
-            executed = Path(tmp) / path.name
-            execute_notebook(path, executed, env=env, cwd=path.parent, kernel_name=kernel_name)
-            nb = student.clean_notebook(nbformat.read(executed, as_version=4))
-            atomic_write(path, nbformat.writes(nb) + "\n")
-    return paths
+            _execute_clean(path, path, env, kernel_name, Path(tmp))
+            version = path.parent / "student" / path.name
+            version.parent.mkdir(exist_ok=True)
+            todo = Path(tmp) / f"student-{path.name}"
+            nbformat.write(student.make_student_notebook(nbformat.read(path, as_version=4)), todo)
+            _execute_clean(todo, version, env, kernel_name, Path(tmp))
+            written += [path, version]
+    return written
+
+
+def _execute_clean(source: Path, target: Path, env: dict, kernel_name: str, tmp: Path) -> None:
+    """Execute ``source`` in ``target``'s folder and write it to ``target``, cleaned."""
+    import nbformat
+
+    executed = tmp / f"executed-{target.name}"
+    execute_notebook(source, executed, env=env, cwd=target.parent, kernel_name=kernel_name)
+    nb = student.clean_notebook(nbformat.read(executed, as_version=4))
+    atomic_write(target, nbformat.writes(nb) + "\n")
 
 
 if __name__ == "__main__":
