@@ -62,6 +62,8 @@ def test_notebooks_benchmark_runs_one_notebook_in_smoke_mode(tmp_path):
         ),
     ]
     nbformat.write(nb, tmp_path / "01_check.ipynb")
+    (tmp_path / "student").mkdir()
+    nbformat.write(nb, tmp_path / "student" / "01_check.ipynb")  # timed too, smoke mode only
     broken = nbformat.v4.new_notebook()
     broken.cells = [nbformat.v4.new_code_cell("raise ValueError('boom')")]
     nbformat.write(broken, tmp_path / "02_broken.ipynb")
@@ -69,6 +71,8 @@ def test_notebooks_benchmark_runs_one_notebook_in_smoke_mode(tmp_path):
     result = bench_notebooks.run(tiny=True, folder=tmp_path)
     rows = {row["notebook"]: row for row in result["rows"]}
     assert rows["01_check.ipynb"]["smoke"]["status"] == "ok"
+    assert rows["student/01_check.ipynb"]["smoke"]["status"] == "ok"
+    assert rows["student/01_check.ipynb"]["full"]["status"] == "skipped"
     assert rows["02_broken.ipynb"]["smoke"]["status"] == "failed"
     assert "boom" in rows["02_broken.ipynb"]["smoke"]["error"]
     assert result["met"] is False
