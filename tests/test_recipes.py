@@ -38,7 +38,7 @@ def recipes(tmp_path_factory):
         "WEIGHTS": str(weights),
         "RUNS_DIR": tmp / "runs",
         "EPOCHS": 1,
-        "LIMIT": None,
+        "LIMIT": 1000,  # of the 2,000 training images: 10 per class, enough to stratify
         "INPUT_SIZE": 32,
         "PHOTO": str(photo),
     }
