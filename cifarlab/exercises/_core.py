@@ -228,13 +228,18 @@ def model_difference(mine: Any, reference: Any) -> str | None:
     return None
 
 
-def image_hashes(images: Any) -> set[str]:
-    """One hash per image (its bytes as uint8): which images, whatever their order or scaling
-    to [0, 1]."""
+def image_hash_list(images: Any) -> list[str]:
+    """One hash per image, in order (its bytes as uint8; images scaled to [0, 1] give the
+    same hashes as the uint8 originals)."""
     x = np.asarray(images)
     if x.dtype != np.uint8:
         x = np.clip(np.rint(x * 255.0 if x.max(initial=0) <= 1.0 else x), 0, 255).astype(np.uint8)
-    return {hashlib.sha1(image.tobytes()).hexdigest() for image in x.reshape(len(x), -1)}
+    return [hashlib.sha1(image.tobytes()).hexdigest() for image in x.reshape(len(x), -1)]
+
+
+def image_hashes(images: Any) -> set[str]:
+    """Which images, whatever their order or scaling to [0, 1]."""
+    return set(image_hash_list(images))
 
 
 def shared_images(a: Any, b: Any) -> int:

@@ -2,14 +2,13 @@
 validation split taken from the training images, pixels scaled to [0, 1]. Images are
 compared by content (hashes), never by count. See :mod:`cifarlab.exercises`."""
 
-import hashlib
 from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from cifarlab import data, labels
-from cifarlab.exercises._core import Exercises, NotYet, expect
+from cifarlab.exercises._core import Exercises, NotYet, expect, image_hash_list
 
 exercises = Exercises("00_setup_and_data")
 record_results, hint, summary = exercises.record_results, exercises.hint, exercises.summary
@@ -40,14 +39,6 @@ class _CountedLabels(np.ndarray):
 def _single(key) -> bool:
     keys = key if isinstance(key, tuple) else (key,)
     return all(isinstance(k, (int, np.integer)) for k in keys)
-
-
-def _hashes(images: Any) -> list[str]:
-    """One hash per image, in order (as ``_core.image_hashes``: uint8 or scaled to [0, 1])."""
-    x = np.asarray(images)
-    if x.dtype != np.uint8:
-        x = np.clip(np.rint(x * 255.0 if x.max(initial=0) <= 1.0 else x), 0, 255).astype(np.uint8)
-    return [hashlib.sha1(image.tobytes()).hexdigest() for image in x.reshape(len(x), -1)]
 
 
 def _images_and_labels(pair: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +82,7 @@ def _select_one(select, cifar: data.CifarData, superclass) -> str:
     expect(not (set(y.tolist()) - set(range(5))) or not set(y.tolist()) <= set(ids),
            f"{official}: labels not remapped: they are still the fine ids {sorted(set(ids))}; "
            "make them 0..4 (lookup = np.full(100, -1); lookup[ids] = np.arange(5)).")
-    mine, theirs = _hashes(x), _hashes(ref.x_train)
+    mine, theirs = image_hash_list(x), image_hash_list(ref.x_train)
     reference = dict(zip(theirs, ref.y_train.tolist(), strict=True))
     if Counter(mine) != Counter(theirs):
         _wrong_images(mine, theirs, cifar, official)
@@ -102,7 +93,8 @@ def _select_one(select, cifar: data.CifarData, superclass) -> str:
 def _wrong_images(mine: list, theirs: list, cifar: data.CifarData, official: str) -> None:
     common, wanted = len(set(mine) & set(theirs)), len(theirs)
     if not common:
-        coarse = dict(zip(_hashes(cifar.x_train), cifar.y_train_coarse.tolist(), strict=True))
+        coarse = dict(zip(image_hash_list(cifar.x_train), cifar.y_train_coarse.tolist(),
+                          strict=True))
         found = Counter(coarse[h] for h in mine if h in coarse).most_common(1)
         if found:
             raise NotYet(f"another superclass: these are images of "
@@ -166,9 +158,9 @@ def check_validation_split(split: Any, pool: tuple, test_images: Any, *,
     ``val_fraction`` of every class, a random sample."""
     (x_tr, y_tr), (x_va, y_va) = _split_parts(split, name)
     x_pool, y_pool = _images_and_labels(pool, "pool")
-    tr, va, everything = _hashes(x_tr), _hashes(x_va), _hashes(x_pool)
+    tr, va, everything = image_hash_list(x_tr), image_hash_list(x_va), image_hash_list(x_pool)
     unique, known = {h for h, n in Counter(everything).items() if n == 1}, set(everything)
-    test = set(_hashes(test_images)) - known
+    test = set(image_hash_list(test_images)) - known
     expect(sum(h in test for h in va) <= len(va) // 2, "test split used for validation: your "
            "validation images are test images. The test split is looked at once, at the end; "
            "validation must come from the training images.")
