@@ -107,3 +107,37 @@ def new_folder(root: str | os.PathLike, name: str = "", *, when: datetime | None
             continue
         return folder
     raise RuntimeError(f"Could not create a new folder for {base!r} in {root}.")
+
+
+def free_name(path: str | os.PathLike) -> Path:
+    """``path`` if nothing is there, else ``stem-2.ext``, ``stem-3.ext``, ...: never an
+    existing file, so moving something aside never overwrites what was moved before."""
+    path = Path(path)
+    suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".tar.gz") else path.suffix
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    for i in range(1, 10_000):
+        candidate = path if i == 1 else path.with_name(f"{stem}-{i}{suffix}")
+        if not candidate.exists() and not candidate.is_symlink():
+            return candidate
+    raise RuntimeError(f"No free name beside {path}.")
+
+
+#: A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def markdown_text(value: object) -> str:
+    """``value`` safe inside Markdown meant for a course page: HTML escaped (no raw
+    ``<script>``), table pipes escaped, and on one line."""
+    import html
+
+    text = html.escape(str(value), quote=False).replace("|", "\\|")
+    return " ".join(text.splitlines())
+
+
+def spreadsheet_text(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: ``'=HYPERLINK(...)`` instead of a formula.
+    Only strings change; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value

@@ -62,3 +62,29 @@ def test_save_model_leaves_no_temp_file(tmp_path):
     save_model(model, tmp_path / "model.keras")
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
     assert keras.saving.load_model(tmp_path / "model.keras").count_params() == 3
+
+
+def test_free_name_never_returns_an_existing_file(tmp_path):
+    from cifarlab._files import free_name
+
+    first = tmp_path / "cifar-100-python.tar.gz"
+    assert free_name(first) == first
+    first.write_text("a")
+    second = free_name(first)
+    assert second.name == "cifar-100-python-2.tar.gz"
+    second.write_text("b")
+    assert free_name(first).name == "cifar-100-python-3.tar.gz"
+    (tmp_path / "report.md").write_text("mine")
+    assert free_name(tmp_path / "report.md").name == "report-2.md"
+    assert first.read_text() == "a" and second.read_text() == "b"
+
+
+def test_markdown_and_spreadsheet_text_defuse_what_a_page_or_sheet_would_run():
+    from cifarlab._files import markdown_text, spreadsheet_text
+
+    shown = markdown_text('<img src=x onerror="alert(1)"> | Ana\nBen')
+    assert "<img" not in shown and "&lt;img" in shown
+    assert "\\|" in shown and "\n" not in shown
+    assert spreadsheet_text('=HYPERLINK("http://x","y")') == '\'=HYPERLINK("http://x","y")'
+    assert spreadsheet_text("@SUM(A1)") == "'@SUM(A1)" and spreadsheet_text("Ana") == "Ana"
+    assert spreadsheet_text(-0.5) == -0.5
