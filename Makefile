@@ -8,11 +8,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: help install demo test notebooks lab lint bench clean
+.PHONY: help install demo test test-lowest notebooks lab lint bench clean
 
 help:
 	@echo "make demo   - set up .venv and run 'cifarlab demo' (train and compare on one superclass)"
 	@echo "make test   - set up .venv and run the test suite"
+	@echo "make test-lowest - the oldest versions pyproject.toml allows, in .venv-lowest: a fast part"
 	@echo "make lab    - open JupyterLab on notebooks/"
 	@echo "make notebooks - re-execute notebooks and write their student versions (smoke), for a commit"
 	@echo "make lint   - ruff check"
@@ -32,7 +33,28 @@ demo: $(STAMP)
 
 # The library's tests and every notebook (nbval, smoke mode on synthetic data).
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests notebooks $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env tests notebooks $(PYTEST_ARGS)
+
+# The bounds in pyproject.toml are true: the oldest versions they allow
+# (tools/lowest_constraints.py), in their own .venv-lowest, pass the library's tests and
+# one notebook. CI runs it after make test.
+LOWEST ?= .venv-lowest
+LOWEST_TESTS := tests/test_labels.py tests/test_data.py tests/test_augment.py \
+	tests/test_models.py tests/test_train.py tests/test_evaluate.py tests/test_plots.py \
+	tests/test_files.py tests/test_synthetic.py tests/test_transfer.py tests/test_packaging.py \
+	notebooks/01_baseline_cnn.ipynb
+$(LOWEST)/.installed: pyproject.toml tools/lowest_constraints.py
+	@test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LOWEST)/bin/python -m pip install --quiet "tomli>=2.0; python_version < '3.11'"
+	$(LOWEST)/bin/python tools/lowest_constraints.py > $(LOWEST)/constraints.txt
+	$(LOWEST)/bin/python -m pip install --quiet -c $(LOWEST)/constraints.txt -e ".[dev]"
+	@touch $@
+
+test-lowest: $(LOWEST)/.installed
+	$(LOWEST)/bin/python -m pip list --format=freeze | grep -i -E "^(tensorflow|keras|numpy|pandas)=="
+	$(LOWEST)/bin/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
+		-p no:cacheprovider $(LOWEST_TESTS) $(PYTEST_ARGS)
 
 # Re-execute the notebooks (smoke, synthetic), write their student versions (solutions
 # replaced by TODOs) to notebooks/student/ and execute those too; keep only the outputs of
@@ -44,7 +66,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 lint: $(STAMP)
-	$(BIN)/ruff check cifarlab tests benchmarks docs notebooks
+	$(BIN)/ruff check cifarlab tests benchmarks docs notebooks tools
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
