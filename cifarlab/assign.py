@@ -3,6 +3,7 @@ stable (roster forms and the exact guarantees: docs/instructors.md)."""
 
 import csv
 import hashlib
+import io
 import numbers
 import os
 import re
@@ -13,12 +14,14 @@ from pathlib import Path
 
 from cifarlab import labels as _labels
 from cifarlab._checks import did_you_mean, integer
-from cifarlab._files import atomic_write, new_folder, slug
+from cifarlab._files import atomic_write, markdown_text, new_folder, slug, spreadsheet_text
 
 #: Header names (ignoring case, spaces, hyphens and underscores) of the group column.
 GROUP_COLUMNS = ("group", "group_name", "groupname", "team", "team_name", "teamname")
 _HEADER_WORD = re.compile(r"(name|member|student)(s|_?\d+)?|student_name|e_?mail|(student_)?id")
 CSV_COLUMNS = ("group", "superclass", "superclass_index", "classes", "members")
+#: Folders cifarlab's tools use in runs/ and in a group's folder: no group may be named so.
+RESERVED_FOLDERS = ("previous", "records", "report", "report_files", "exercises")
 
 
 @dataclass(frozen=True)
@@ -86,14 +89,18 @@ class Assignments:
         return pd.DataFrame(rows, columns=list(CSV_COLUMNS))
 
     def to_csv(self) -> str:
-        return self.to_frame().to_csv(index=False, lineterminator="\n")
+        """``assignments.csv``: members that read back whole (a name holding ``;`` or ``"``
+        quoted), no cell a spreadsheet runs as a formula."""
+        quote = lambda m: '"' + m.replace('"', '""') + '"' if ";" in m or '"' in m else m  # noqa: E731
+        frame = self.to_frame().assign(members=["; ".join(map(quote, g.members)) for g in self])
+        return frame.map(spreadsheet_text).to_csv(index=False, lineterminator="\n")
 
     def to_markdown(self) -> str:
         """A Markdown page: how the table was made, then group -> superclass -> classes."""
-        salt = "not recorded" if self.salt is None else f"`{self.salt}`"
+        salt = "not recorded" if self.salt is None else f"`{markdown_text(self.salt)}`"
         used = len({g.superclass for g in self})
-        rows = ["| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in row)
-                + " |" for row in self.to_frame(", ").itertuples(index=False)]
+        rows = ["| " + " | ".join(markdown_text(c) for c in row) + " |"
+                for row in self.to_frame(", ").itertuples(index=False)]
         return "\n".join([
             "# Superclass assignments", "",
             f"{len(self)} groups, {used} of {20 - len(self.excluded)} available "
@@ -116,13 +123,15 @@ class AssignmentFiles:
     changed: bool
 
 
-def group_folder(group: str) -> str:
+def group_folder(group: str, where: str = "") -> str:
     """The folder name of a group: ``"Group 13"`` -> ``"Group_13"`` (A-Z, 0-9, ``._-``)."""
     name = slug(group, limit=80, default="")
-    if not name or name.lower() == "previous":
-        why = "is reserved (for older outputs)" if name else "has no letter or digit (A-Z, 0-9)"
-        raise ValueError(f"Group name {group!r} {why}: it cannot name a folder. Rename the group.")
+    if not name or name.lower() in RESERVED_FOLDERS:
+        why = (f"is reserved (cifarlab uses folders named {', '.join(RESERVED_FOLDERS)} in runs/)"
+               if name else "has no letter or digit (A-Z, 0-9)")
+        raise ValueError(f"{where}Group name {group!r} {why}: it cannot name a folder. Rename it.")
     return name
+
 
 
 def _key(group: str) -> str:
@@ -130,7 +139,7 @@ def _key(group: str) -> str:
 
 
 def _csv_rows(path, what: str, empty: str) -> tuple[Path, list[tuple[int, list[str]]]]:
-    """The rows of a UTF-8 CSV file (``,`` ``;`` or tab) that have a cell: (line, cells)."""
+    """The rows of a UTF-8 CSV file (``,`` ``;`` or tab) that have a cell: (first line, cells)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise (ValueError(f"`{what}` must be a file; {path} is a folder.") if path.exists()
@@ -142,9 +151,20 @@ def _csv_rows(path, what: str, empty: str) -> tuple[Path, list[tuple[int, list[s
                          f"{err.start}). Save it as 'CSV UTF-8' from your spreadsheet.") from None
     if "\x00" in text:
         raise ValueError(f"The {what} file {path} is a binary file, not a CSV.")
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    reader = csv.reader(text.splitlines(), delimiter=next((d for d in ",;\t" if d in first), ","))
-    rows = [(reader.line_num, cells) for row in reader if any(cells := [c.strip() for c in row])]
+    # the separator: the one most used outside quotes, on the first line that has one
+    plain = re.sub(r'"[^"]*"', "", text)
+    first = next((line for line in plain.splitlines() if re.search("[,;\t]", line)), "")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=max(",;\t", key=first.count),
+                        strict=True)  # the whole file: a quoted cell may hold a line break
+    rows, start = [], 1
+    try:
+        for row in reader:
+            if any(cells := [" ".join(c.split()) for c in row]):
+                rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as err:
+        raise ValueError(f"Line {start} of the {what} file {path} is not valid CSV ({err}). Quote "
+                         'whole cells ("Reyes, Ana") and close every quote.') from None
     if not rows:
         raise ValueError(f"The {what} file {path} is empty. {empty}")
     return path, rows
@@ -173,6 +193,7 @@ def read_roster(path: str | os.PathLike) -> dict[str, tuple[str, ...]]:
         if not group:
             raise ValueError(f"{where} has no group name."
                              + (f" Its members: {', '.join(members)}." if members else ""))
+        group_folder(group, f"{where}: ")
         if width is None and group in roster:
             first = next(n for n, c in rows if c[0] == group)
             raise ValueError(f"Group {group!r} is named twice in the roster {path} (lines {first} "
@@ -268,11 +289,12 @@ def read_assignments(path: str | os.PathLike) -> Assignments:
                          f"it has {', '.join(rows[0][1])}. Expected: {', '.join(CSV_COLUMNS)}.")
     table, seen = [], {}
     for number, cells in rows[1:]:
-        record = dict(zip(header, cells, strict=False))
+        cells = [c[1:] if c[:1] == "'" and spreadsheet_text(c[1:]) == c else c for c in cells]
+        record = dict(zip(header, cells, strict=False))  # without spreadsheet_text's '
         group, superclass = record.get("group", ""), record.get("superclass", "")
         if not group:
             raise ValueError(f"Line {number} of {path} has no group name.")
-        if (key := _key(group)) in seen:
+        if (key := group_folder(group, f"Line {number} of {path}: ").lower()) in seen:
             also = "" if seen[key] == group else f" (also as {seen[key]!r})"
             raise ValueError(f"Group {group!r} appears twice in {path}{also}: one superclass each.")
         seen[key] = group
@@ -280,8 +302,9 @@ def read_assignments(path: str | os.PathLike) -> Assignments:
             name = _labels.superclass_name(superclass)
         except (TypeError, ValueError) as err:
             raise ValueError(f"Line {number} of {path} (group {group!r}): {err}") from None
-        members = [m.strip() for m in record.get("members", "").split(";")]
-        table.append(_row(group, name, filter(None, members)))
+        members = next(csv.reader([record.get("members", "")], delimiter=";",
+                                  skipinitialspace=True), [])
+        table.append(_row(group, name, filter(None, (m.strip() for m in members))))
     if not table:
         raise ValueError(f"The assignments file {path} has a header but no groups.")
     return Assignments(groups=tuple(table))

@@ -23,10 +23,12 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
     write = (synthetic.write_synthetic_cifar10 if args.cifar10
              else synthetic.write_synthetic_cifar100)
     sizes = {k: getattr(args, k) for k in ("train_per_class", "test_per_class") if getattr(args, k)}
-    path = write(args.dir, seed=args.seed, archive=args.archive, **sizes)
-    print(f"Wrote a SYNTHETIC {'CIFAR-10' if args.cifar10 else 'CIFAR-100'} to {path}\nIt is "
-          "for offline try-outs and tests: results on it say nothing about real CIFAR.\nUse it "
-          f"with: load_cifar100({str(args.dir)!r}) or CIFARLAB_DATA_DIR={args.dir}")
+    path = write(args.dir, seed=args.seed, archive=args.archive, overwrite=args.overwrite,
+                 **sizes)
+    name = "10" if args.cifar10 else "100"
+    print(f"Wrote a SYNTHETIC CIFAR-{name} to {path}\nIt is for offline try-outs and tests: "
+          "results on it say nothing about real CIFAR.\nUse it with: "
+          f"load_cifar{name}({str(args.dir)!r}) or CIFARLAB_DATA_DIR={args.dir}")
     return 0
 
 
@@ -111,6 +113,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     files = report.write_report(args.path, out_dir=args.out, data_dir=args.data_dir)
     mark = " (SYNTHETIC data)" if files.synthetic else ""
     print(f"Wrote {files.html} (self-contained) and {files.markdown}{mark}.")
+    if files.previous:
+        print(f"The earlier report's files were moved to {files.previous}/.")
     if files.missing:
         print("Parts that could not be made:", *(f"  - {m}" for m in files.missing), sep="\n")
     return 0
@@ -132,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
              "format", dir={**path, "help": "folder to write into"},
              **{"--cifar10": {**flag, "help": "CIFAR-10 instead of CIFAR-100"},
                 "--archive": {**flag, "help": "write the .tar.gz instead of a folder"},
+                "--overwrite": {**flag, "help": "move data that is not SYNTHETIC aside "
+                                "(to NAME.kept) instead of refusing"},
                 "--train-per-class": {**count, "help": "training images per class"},
                 "--test-per-class": {**count, "help": "test images per class"},
                 "--seed": {"type": int, "default": 0}})
@@ -198,9 +204,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, RuntimeError) as err:
+    except (ValueError, TypeError, OSError, RuntimeError) as err:
+        if isinstance(err, OSError) and err.errno and not isinstance(err, FileNotFoundError):
+            err = (f"{err.strerror}: {err.filename or 'a file'}. Check that you may read and write"
+                   " there (permissions) and that the disk has free space, then run it again.")
         print(f"cifarlab {args.command}: error: {err}", file=sys.stderr)  # one line, no trace
         return 2
+    except KeyboardInterrupt as err:  # Ctrl-C: what was done, no traceback
+        again = ""
+        if hasattr(result := getattr(err, "result", None), "summary"):
+            print(result.summary())
+            again = ": run the same command again to finish (what succeeded is skipped)"
+        print(f"cifarlab {args.command}: interrupted{again}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

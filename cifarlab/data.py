@@ -4,11 +4,14 @@ checked against the published SHA-256. Data from :mod:`cifarlab.synthetic` says 
 
 import dataclasses
 import hashlib
+import http.client
 import io
 import os
 import pickle
+import shutil
 import tarfile
 import tempfile
+import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +25,10 @@ ENV_VAR = "CIFARLAB_DATA_DIR"
 SYNTHETIC_MARK = b"SYNTHETIC"
 _OFFLINE = "`cifarlab synthetic DIR` writes a small SYNTHETIC copy for trying things out."
 _BY_HAND = f"set {ENV_VAR} to the folder that holds it, or pass data_dir=... . {_OFFLINE}"
+_REFETCH = "delete it and download again, or write a fresh synthetic copy."
+MAX_MEMBER = 256 << 20  # bytes: no CIFAR file is larger (CIFAR-100's train is 155 MB)
+RETRIES, _sleep = 3, time.sleep  # download attempts, 1 s, 2 s ... apart
+_TRANSIENT = (ConnectionError, TimeoutError, http.client.HTTPException)  # worth a retry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +129,7 @@ class _SafeUnpickler(pickle.Unpickler):
 
 
 def _text(value: bytes | str) -> str:
-    return value.decode("utf8") if isinstance(value, bytes) else str(value)
+    return value.decode("utf8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _unpickle(raw: bytes, where: str) -> dict[str, object]:
@@ -130,25 +137,45 @@ def _unpickle(raw: bytes, where: str) -> dict[str, object]:
         obj = _SafeUnpickler(io.BytesIO(raw), encoding="bytes").load()
         return {_text(k): v for k, v in obj.items()}
     except Exception as err:
-        raise CorruptDataError(f"{where} is not a valid CIFAR batch file ({err}). Remedy: delete "
-                               "it and download again, or write a fresh synthetic copy.") from err
+        raise CorruptDataError(f"{where} is not a valid CIFAR batch file ({err}). Remedy: "
+                               f"{_REFETCH}") from err
 
 
-def _parse_batch(raw: bytes, where: str, label_keys: Sequence[str]):
-    """``([images, labels, ...], synthetic)`` from one pickled batch file."""
+def _integers(d: dict, key: str, top: int, where: str) -> np.ndarray:
+    """``d[key]`` as integers in 0..top-1, else a CorruptDataError naming the bad values."""
+    try:
+        a = np.asarray(d[key])
+    except ValueError:  # ragged lists
+        a = np.array(None)
+    if a.dtype.kind not in "iu":
+        what = f"{a.dtype} values"
+    elif (top < 256 or a.dtype != np.uint8) and (bad := a[(a < 0) | (a >= top)]).size:
+        what = f"{bad.size} out of range: {', '.join(map(str, np.unique(bad)[:5]))}"
+    else:
+        return a
+    raise CorruptDataError(f"{where}: {key!r} holds {what}; expected integers 0..{top - 1}. "
+                           f"Remedy: {_REFETCH}")
+
+
+def _parse_batch(raw: bytes, where: str, label_keys: dict[str, int]):
+    """``([images, labels, ...], synthetic)`` from one pickled batch file, every value checked."""
     d = _unpickle(raw, where)
     if missing := [key for key in ("data", *label_keys) if key not in d]:
         raise CorruptDataError(f"{where} lacks {', '.join(missing)}; found {sorted(d)}. It is not "
                                "an official CIFAR batch file (or is one of the other data set).")
-    flat = np.asarray(d["data"], dtype=np.uint8)
+    flat = _integers(d, "data", 256, where).astype(np.uint8, copy=False)
     if flat.ndim != 2 or flat.shape[1] != 3072:
         raise CorruptDataError(f"{where}: 'data' has shape {flat.shape}; expected (N, 3072).")
-    labels = [np.asarray(d[key], dtype=np.int64) for key in label_keys]
-    if any(y.shape != (len(flat),) for y in labels):
-        raise CorruptDataError(f"{where}: labels of shape {[y.shape for y in labels]} for "
+    y = [_integers(d, key, top, where).astype(np.int64) for key, top in label_keys.items()]
+    if any(labels.shape != (len(flat),) for labels in y):
+        raise CorruptDataError(f"{where}: labels of shape {[labels.shape for labels in y]} for "
                                f"{len(flat)} images; expected one label each.")
+    if len(y) == 2 and (bad := np.flatnonzero(np.take(_labels.FINE_TO_COARSE, y[0]) != y[1])).size:
+        raise CorruptDataError(f"{where}: 'coarse_labels' contradict the official fine->coarse map "
+                               f"for {bad.size} images (image {bad[0]}: fine {y[0][bad[0]]}, "
+                               f"coarse {y[1][bad[0]]}). Remedy: {_REFETCH}")
     images = np.ascontiguousarray(flat.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-    return [images, *labels], bytes(d.get("batch_label", b"")).startswith(SYNTHETIC_MARK)
+    return [images, *y], bytes(d.get("batch_label", b"")).startswith(SYNTHETIC_MARK)
 
 
 def sha256sum(path: str | os.PathLike) -> str:
@@ -172,7 +199,10 @@ def _read_archive(source: Path, spec: ArchiveSpec) -> dict[str, bytes]:
                 if not member.isfile() or parts[0] == "" or ".." in parts:
                     raise CorruptDataError(f"{source} holds {member.name!r}: a link, an absolute "
                                            "path or a path with '..' is refused.")
-                found[parts[-1]] = tar.extractfile(member).read()
+                if member.size > MAX_MEMBER:
+                    raise CorruptDataError(f"{source} holds {member.name!r} of {member.size:,} "
+                                           f"bytes, more than a {spec.name} file: refused unread.")
+                found[parts[-1]] = tar.extractfile(member).read(MAX_MEMBER)
     except CorruptDataError:
         raise
     except (tarfile.TarError, EOFError, OSError, ValueError) as err:
@@ -187,6 +217,15 @@ def _read_archive(source: Path, spec: ArchiveSpec) -> dict[str, bytes]:
         f"({spec.url}). {_OFFLINE}") from reason
 
 
+def _names(meta: dict, key: str, official: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """The class names under ``key`` (absent: the official ones), as many and distinct."""
+    names = tuple(map(_text, n)) if isinstance(n := meta.get(key, official), (list, tuple)) else ()
+    if len(names) != len(official) or len(set(names)) != len(names):
+        raise CorruptDataError(f"{where}: {key!r} holds {len(names)} names, {len(set(names))} "
+                               f"distinct; expected {len(official)} distinct. Remedy: {_REFETCH}")
+    return names
+
+
 def _load_from(source: Path, spec: ArchiveSpec) -> CifarData:
     """A :class:`CifarData` from a folder holding the files of ``spec``, or its archive."""
     if source.is_dir() and (missing := [f for f in spec.files if not (source / f).is_file()]):
@@ -195,18 +234,18 @@ def _load_from(source: Path, spec: ArchiveSpec) -> CifarData:
     raw = ({f: (source / f).read_bytes() for f in spec.files} if source.is_dir()
            else _read_archive(source, spec))
     cifar100 = spec.label_key == "fine_labels"
-    keys = ("fine_labels", "coarse_labels") if cifar100 else (spec.label_key,)
+    keys = {"fine_labels": 100, "coarse_labels": 20} if cifar100 else {spec.label_key: 10}
     parsed = [_parse_batch(raw[f], f"{source}/{f}", keys) for f in spec.files[:-1]]
     train = [np.concatenate(arrays) for arrays in zip(*(p[0] for p in parsed[:-1]), strict=True)]
     test = parsed[-1][0]
-    meta = _unpickle(raw[spec.meta_file], f"{source}/{spec.meta_file}")
-    coarse, names = {}, meta.get("label_names", _labels.CIFAR10_LABELS)
+    meta = _unpickle(raw[spec.meta_file], where := f"{source}/{spec.meta_file}")
+    coarse, names = {}, _names(meta, "label_names", _labels.CIFAR10_LABELS, where)
     if cifar100:
-        names = meta.get("fine_label_names", _labels.FINE_LABELS)
-        coarse_names = tuple(map(_text, meta.get("coarse_label_names", _labels.COARSE_LABELS)))
+        names = _names(meta, "fine_label_names", _labels.FINE_LABELS, where)
+        coarse_names = _names(meta, "coarse_label_names", _labels.COARSE_LABELS, where)
         coarse = dict(y_train_coarse=train[2], y_test_coarse=test[2], coarse_names=coarse_names)
     return CifarData(x_train=train[0], y_train=train[1], x_test=test[0], y_test=test[1],
-                     class_names=tuple(map(_text, names)), name=spec.name, source=str(source),
+                     class_names=names, name=spec.name, source=str(source),
                      synthetic=any(p[1] for p in parsed), **coarse)
 
 
@@ -247,7 +286,7 @@ def _load(spec: ArchiveSpec, data_dir, download: bool, verbose: bool) -> CifarDa
         if candidate.is_file():
             if (actual := sha256sum(candidate)) == spec.sha256:
                 return _load_from(candidate, spec)
-            aside = candidate.with_name(candidate.name + ".corrupt")
+            aside = _files.free_name(candidate.with_name(candidate.name + ".corrupt"))
             os.replace(candidate, aside)  # never keep a bad file in the cache as if it were good
             if not download:
                 raise ChecksumError(f"{candidate} has SHA-256 {actual}, not the official "
@@ -263,27 +302,29 @@ def _load(spec: ArchiveSpec, data_dir, download: bool, verbose: bool) -> CifarDa
 
 def download_archive(url: str, target: str | os.PathLike, *, sha256: str, progress: bool = True,
                      timeout: float = 60) -> Path:
-    """Download ``url`` to ``target`` (tqdm bar), renamed into place once ``sha256`` matches."""
+    """Download ``url`` to ``target`` (tqdm bar), renamed into place once ``sha256`` matches; a
+    reset, timeout or cut-short stream is tried ``RETRIES`` times in all (1 s, 2 s ... apart)."""
     from tqdm.auto import tqdm
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    (target := Path(target)).parent.mkdir(parents=True, exist_ok=True)
+    tmp = _files.temp_name(target)
     try:
-        response = urllib.request.urlopen(url, timeout=timeout)
-    except OSError as err:  # URLError included
-        raise DownloadError(f"Could not download {url} ({getattr(err, 'reason', err)}). To work "
-                            f"offline, put {target.name} at {target}, or {_BY_HAND}") from err
-    tmp, h = _files.temp_name(target), hashlib.sha256()
-    size = int(response.headers.get("Content-Length") or 0) or None
-    bar = tqdm(total=size, unit="B", unit_scale=True, desc=f"Downloading {target.name}",
-               disable=not progress)  # fmt: skip
-    try:
-        with response, bar, open(tmp, "wb") as out:
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                out.write(chunk)
-                h.update(chunk)
-                bar.update(len(chunk))
-        if h.hexdigest() != sha256:
-            raise ChecksumError(f"The download of {url} has SHA-256 {h.hexdigest()}; expected "
+        for attempt in range(1, RETRIES + 1):
+            try:  # each attempt starts the part file afresh
+                with urllib.request.urlopen(url, timeout=timeout) as got, open(tmp, "wb") as out:
+                    size = int(got.headers.get("Content-Length") or 0) or None
+                    with tqdm.wrapattr(out, "write", total=size, desc=f"Downloading {target.name}",
+                                       disable=not progress) as counted:
+                        shutil.copyfileobj(got, counted, 1 << 20)
+                break
+            except (OSError, http.client.HTTPException) as err:  # URLError included
+                reason = getattr(err, "reason", err)  # no network: no use trying again
+                if attempt == RETRIES or not isinstance(reason, _TRANSIENT):
+                    raise DownloadError(f"Could not download {url} ({reason}; attempt {attempt}"
+                                        f" of {RETRIES}). To work offline, put {target.name} at "
+                                        f"{target}, or {_BY_HAND}") from err
+                _sleep(2 ** (attempt - 1))
+        if (digest := sha256sum(tmp)) != sha256:
+            raise ChecksumError(f"The download of {url} has SHA-256 {digest}; expected "
                                 f"{sha256}. It was discarded: try again, or download it by hand.")
         os.replace(tmp, target)
     finally:

@@ -6,7 +6,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from cifarlab import _checks, course
-from cifarlab._files import atomic_write
+from cifarlab._files import atomic_write, free_name
 from cifarlab.runs import runs_table
 
 VARIANTS: dict[str, str] = {  # in the order of the notebooks (01 to 04)
@@ -60,7 +60,7 @@ def run_demo(*, superclass: str | int = "medium_mammals", data_dir=None, synthet
     table = runs_table(runs_dir).rename(columns={"model": "variant"}).set_index("path", drop=False)
     table = table.loc[[str(run.path) for run in runs.values()], COLUMNS].reset_index(drop=True)
     heading = f"cifarlab demo: {nb.data.description}" + (" (smoke mode)" if smoke else "")
-    report = atomic_write(Path(runs_dir) / f"demo-{nb.name}.md",
+    report = atomic_write(free_name(Path(runs_dir) / f"demo-{nb.name}.md"),  # keeps earlier
                           f"# {heading}\n\n{table.to_markdown(index=False, floatfmt='.3f')}\n")
     shown = table.drop(columns="path").to_markdown(index=False, floatfmt=".3f")
     note = "These numbers come from SYNTHETIC data: they say nothing about real CIFAR-100.\n"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+from tqdm.auto import tqdm
 
 from cifarlab import _checks
 from cifarlab.data import CifarData, scale_images
@@ -212,8 +213,13 @@ def predict_probabilities(model, images: np.ndarray, class_names: Sequence[str],
     _check_model(model, names)
     batch_size = _checks.integer("batch_size", batch_size)
     chunk = batch_size * max(1, 4096 // batch_size)
-    parts = [model.predict(scale_images(images[i:i + chunk]), batch_size=batch_size, verbose=0)
-             for i in range(0, len(images), chunk)]
+    parts, bar = [], tqdm(total=len(images), desc="predicting", unit="image", leave=False,
+                          disable=len(images) <= chunk)  # a bar only where it takes a while
+    for i in range(0, len(images), chunk):
+        parts.append(model.predict(scale_images(images[i:i + chunk]), batch_size=batch_size,
+                                   verbose=0))
+        bar.update(len(parts[-1]))
+    bar.close()
     if any(isinstance(part, (list, tuple, dict)) for part in parts):
         raise TypeError("`model` must have one output (class probabilities); it returned several.")
     p = np.concatenate([np.asarray(part, dtype=np.float64) for part in parts])

@@ -10,11 +10,12 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,18 +23,19 @@ from unittest import mock
 
 import pandas as pd
 
-from cifarlab import assign, course, data, runs, synthetic
+from cifarlab import _files, assign, course, data, runs, synthetic
 from cifarlab._checks import did_you_mean, integer, number
-from cifarlab._files import atomic_write, jsonable, new_folder, temp_name
+from cifarlab._files import atomic_write, jsonable, markdown_text, new_folder, temp_name
 
 RESERVED_PARAMETERS = ("SUPERCLASS", "RUNS_DIR", "SMOKE", "DATA_DIR")  # set by run_notebooks
 RECORDS, PREVIOUS, SMOKE_DATA = "records", "previous", "_smoke_data"
+KERNEL_START_ENV = "CIFARLAB_KERNEL_START_TIMEOUT"  # seconds a kernel may take to start
 _ANSI, _TIME = re.compile(r"\x1b\[[0-9;]*[A-Za-z]"), "%Y-%m-%dT%H:%M:%S%z"
 
 
 @dataclass(frozen=True)
 class NotebookRun:
-    """One notebook of one group: succeeded, failed or skipped; its outputs; why it ran."""
+    """One notebook of one group: succeeded, failed, interrupted or skipped; its outputs; why."""
 
     group: str
     superclass: str
@@ -68,7 +70,8 @@ class BatchResult:
     succeeded = property(lambda self: tuple(r for r in self.runs if r.status == "succeeded"))
     failed = property(lambda self: tuple(r for r in self.runs if r.status == "failed"))
     skipped = property(lambda self: tuple(r for r in self.runs if r.status == "skipped"))
-    ok = property(lambda self: not self.failed, doc="No notebook failed.")
+    interrupted = property(lambda self: tuple(r for r in self.runs if r.status == "interrupted"))
+    ok = property(lambda self: not self.failed and not self.interrupted, doc="All went well.")
 
     def to_dict(self) -> dict[str, Any]:
         return {**jsonable(asdict(self)), "synthetic": self.smoke, "ok": self.ok}
@@ -79,11 +82,20 @@ class BatchResult:
     def summary(self) -> str:
         """Counts, then each failure with its error."""
         mark = " (smoke mode, SYNTHETIC data)" if self.smoke else ""
+        stopped = f", {len(self.interrupted)} interrupted (run again)" if self.interrupted else ""
         return "\n".join([
             f"{len(self.succeeded)} succeeded, {len(self.failed)} failed, {len(self.skipped)} "
-            f"skipped (succeeded earlier) in {self.seconds:.0f} s{mark}; outputs in "
+            f"skipped (succeeded earlier){stopped} in {self.seconds:.0f} s{mark}; outputs in "
             f"{self.runs_dir}/", *(f"  FAILED {r.group} / {r.notebook}: {r.error}"
                                    for r in self.failed)])
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`run_notebooks`; ``result``: what ran (stopped: "interrupted")."""
+
+    def __init__(self, result: BatchResult) -> None:
+        super().__init__(f"Interrupted (Ctrl-C): {result.summary()}")
+        self.result = result
 
 
 def find_notebooks(selectors: Sequence[str | os.PathLike] | None = None, *,
@@ -184,10 +196,18 @@ def _output_to(log: Path):
         os.dup2(saved[0], 1), os.dup2(saved[1], 2), os.close(saved[0]), os.close(saved[1])
 
 
+def _start_timeout(value) -> float:
+    """Seconds a kernel may take to start: ``value``, else $CIFARLAB_KERNEL_START_TIMEOUT, 300."""
+    name, value = ("start_timeout", value) if value is not None else (
+        KERNEL_START_ENV, parse_parameter("X", os.environ.get(KERNEL_START_ENV) or "300")[1])
+    return number(name, value, low=0, low_open=True)
+
+
 def execute_notebook(source, output, *, parameters=None, env=None, cwd=None,
-                     kernel_name: str = "python3", timeout=None, log=None) -> None:
+                     kernel_name: str = "python3", timeout=None, start_timeout=None,
+                     log=None) -> None:
     """Run one notebook with papermill, its kernel started with ``env`` (None: unset; restored
-    after); ``log``: a new file for what the kernel prints outside the notebook."""
+    after) within ``start_timeout`` s; ``log``: a file for what the kernel prints outside it."""
     import papermill
 
     environ = {k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}
@@ -195,12 +215,13 @@ def execute_notebook(source, output, *, parameters=None, env=None, cwd=None,
             _output_to(log) if log else contextlib.nullcontext():
         papermill.execute_notebook(source, output, parameters=parameters or {}, cwd=cwd,
                                    kernel_name=kernel_name, progress_bar=False,
-                                   execution_timeout=timeout, start_timeout=120)
+                                   execution_timeout=timeout,
+                                   start_timeout=_start_timeout(start_timeout))
 
 
 def _execute(task: dict[str, Any]) -> dict[str, Any]:
     """One notebook, in a worker process: .ipynb, .log and .html made under temporary names,
-    then renamed (``.failed.*`` on failure). A failure is recorded, not raised."""
+    then renamed (``.failed.*`` on failure). A failure is recorded; a kernel start retried once."""
     from nbconvert import HTMLExporter
     from papermill.exceptions import PapermillExecutionError
 
@@ -211,12 +232,15 @@ def _execute(task: dict[str, Any]) -> dict[str, Any]:
     try:
         execute_notebook(task["source"], tmp[".ipynb"], parameters=task["parameters"],
                          env=task["env"], cwd=group_dir, kernel_name=task["kernel_name"],
-                         timeout=task["timeout"], log=tmp[".log"])
+                         timeout=task["timeout"], start_timeout=task["start_timeout"],
+                         log=tmp[".log"])
     except PapermillExecutionError as err:
         record["error"] = f"{err.ename}: {err.evalue} (cell [{err.exec_count}])"
         record["traceback"] = _ANSI.sub("", "\n".join(err.traceback or []))[-4000:]
     except Exception as err:  # kernel died, timeout, ...: recorded, the batch goes on
         record["error"] = f"{type(err).__name__}: {_ANSI.sub('', str(err)).strip()}"
+        if "Kernel didn't respond" in str(err) and "kernel_retry" not in task:  # a busy machine
+            return {**_execute({**task, "kernel_retry": 1}), "kernel_retry": record["error"]}
     record.update(status="failed" if record["error"] else "succeeded",
                   finished=time.strftime(_TIME), seconds=round(time.time() - t0, 2))
     if tmp[".ipynb"].is_file():
@@ -263,7 +287,7 @@ def _rerun_reason(old, group_dir: Path, stem: str, params, digest: str, force: b
     if not old:
         return "no status recorded" if _outputs(group_dir, stem) else "first run"
     if old.get("status") != "succeeded":
-        return "failed before"
+        return "failed before" if old.get("status") == "failed" else "interrupted before"
     if not (group_dir / (old.get("notebook") or "")).is_file():
         return "its executed notebook is missing"
     before, now = (jsonable({**p, "RUNS_DIR": None}) for p in (old.get("parameters") or {}, params))
@@ -289,10 +313,12 @@ def _move_aside(group_dir: Path, stem: str, old, moved: list[Path]) -> str | Non
     return str(moved[0].relative_to(group_dir))
 
 
-def _run_group(row, sources: dict, root: Path, batch: dict, pool, finish) -> list[NotebookRun]:
-    """One group's notebooks in turn: each skipped, or run in a worker and put in status.json."""
+def _run_group(row, sources: dict, root: Path, batch: dict, pool, finish, stop) -> list:
+    """A group's notebooks in turn, until ``stop``: skipped, or "running" in status.json, run."""
     group_dir, moved, done = root / row.folder, [], []
     for stem, (source, digest) in sources.items():
+        if stop.is_set():
+            break
         runs_dir = str(group_dir / RECORDS / stem)
         params = {"SUPERCLASS": row.superclass, "SMOKE": batch["smoke"],
                   "DATA_DIR": batch["data_dir"], "RUNS_DIR": runs_dir, **batch["parameters"]}
@@ -305,16 +331,22 @@ def _run_group(row, sources: dict, root: Path, batch: dict, pool, finish) -> lis
         if task["reason"] is None:
             done.append(finish(_summary(row, task, {**old, "status": "skipped"})))
             continue
-        task["previous"] = _move_aside(group_dir, stem, old, moved)
-        try:
-            record = pool.submit(_execute, task).result()
-        except Exception as err:  # the worker process died
-            record = {"status": "failed", "seconds": None, "finished": time.strftime(_TIME),
-                      "error": f"{type(err).__name__}: {err} (the worker process ended)"}
         status.update(group=row.group, folder=row.folder, superclass=row.superclass,
                       classes=list(row.classes))
         status["data_dir"] = batch["data_dir"] or status.get("data_dir")
-        status.setdefault("notebooks", {})[stem] = entry = {
+        status.setdefault("notebooks", {})[stem] = {"status": "running", "reason": task["reason"]}
+        group_dir.mkdir(exist_ok=True)
+        runs.write_status(group_dir, status)
+        task["previous"] = _move_aside(group_dir, stem, old, moved)
+        try:
+            record = pool.submit(_execute, task).result()
+        except Exception as err:  # the worker process died, or Ctrl-C stopped it
+            record = {"status": "interrupted" if stop.is_set() else "failed", "seconds": None,
+                      "finished": time.strftime(_TIME), "error": "stopped by Ctrl-C" if
+                      stop.is_set() else f"{type(err).__name__}: {err} (the worker process ended)"}
+        for part in group_dir.glob(f".{stem}.*.part.*"):  # of a stopped run
+            part.unlink(missing_ok=True)
+        status["notebooks"][stem] = entry = {
             **record, **{k: task[k] for k in ("parameters", "source", "source_sha256", "smoke",
                                               "data_dir", "previous", "reason")},
             "synthetic": batch["smoke"], "records": f"{RECORDS}/{stem}"}
@@ -338,12 +370,13 @@ def run_notebooks(
     groups: Sequence[str] | None = None, jobs: int = 1, smoke: bool = False,
     force: bool = False, data_dir: str | os.PathLike | None = None,
     parameters: Mapping[str, Any] | None = None, kernel_name: str = "python3",
-    timeout: float | None = None, verbose: bool = True, out=None,
+    timeout: float | None = None, start_timeout=None, verbose: bool = True, out=None,
 ) -> BatchResult:
     """Run ``notebooks`` (:func:`find_notebooks`; None: all) for each group of ``assignments``
     (or its CSV), ``jobs`` groups at a time, in the group's folder with ``SUPERCLASS``, ``SMOKE``,
     ``DATA_DIR``, ``RUNS_DIR`` and ``parameters`` set; what succeeded with the same inputs is
-    skipped unless ``force``. ``smoke``: small SYNTHETIC data. ``timeout``: seconds per cell."""
+    skipped unless ``force``. ``smoke``: small SYNTHETIC data. ``timeout``: seconds per cell;
+    ``start_timeout``: per kernel ($CIFARLAB_KERNEL_START_TIMEOUT, 300). Ctrl-C: BatchInterrupted"""
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
@@ -352,6 +385,7 @@ def run_notebooks(
         assignments = assign.read_assignments(assignments)
     jobs = integer("jobs", jobs)
     timeout = None if timeout is None else number("timeout", timeout, low=0, low_open=True)
+    start_timeout = _start_timeout(start_timeout)
     for flag, value in (("smoke", smoke), ("force", force), ("verbose", verbose)):
         if not isinstance(value, bool):
             raise TypeError(f"`{flag}` must be True or False. Received: {flag}={value!r}.")
@@ -369,7 +403,8 @@ def run_notebooks(
            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
            "MPLBACKEND": "module://matplotlib_inline.backend_inline"}  # figures in the HTML
     batch = {"smoke": smoke, "data_dir": data_dir, "kernel_name": kernel_name, "force": force,
-             "timeout": timeout, "env": env, "parameters": dict(parameters or {})}
+             "timeout": timeout, "start_timeout": start_timeout, "env": env,
+             "parameters": dict(parameters or {})}
     sources = {p.stem: (str(p.resolve()), hashlib.sha256(p.read_bytes()).hexdigest())
                for p in paths}
     lock, out = threading.Lock(), sys.stderr if out is None else out
@@ -384,13 +419,24 @@ def run_notebooks(
         return run
 
     # groups in threads, each notebook in a worker process (spawn: no inherited TensorFlow)
-    spawn = multiprocessing.get_context("spawn")
-    with bar, ProcessPoolExecutor(min(jobs, len(selected)), mp_context=spawn) as pool, \
+    spawn, stop = multiprocessing.get_context("spawn"), threading.Event()
+    deaf = {"initializer": signal.signal, "initargs": (signal.SIGINT, signal.SIG_IGN)}
+    with bar, ProcessPoolExecutor(min(jobs, len(selected)), mp_context=spawn, **deaf) as pool, \
             ThreadPoolExecutor(jobs) as threads:
-        done = threads.map(lambda row: _run_group(row, sources, root, batch, pool, finish),
-                           selected)
-        results = tuple(run for group in done for run in group)
-    return BatchResult(results, root, smoke, time.perf_counter() - t0)
+        done = [threads.submit(_run_group, row, sources, root, batch, pool, finish, stop)
+                for row in selected]
+        try:
+            wait(done)
+        except KeyboardInterrupt:  # the workers ignore it: stop them, record what they ran
+            stop.set()
+            for worker in list((getattr(pool, "_processes", None) or {}).values()):
+                worker.terminate()
+            wait(done)
+        result = BatchResult(tuple(run for group in done for run in group.result()), root,
+                             smoke, time.perf_counter() - t0)
+    if stop.is_set():
+        raise BatchInterrupted(result)
+    return result
 
 
 @dataclass(frozen=True)
@@ -412,8 +458,9 @@ def results_markdown(table, root) -> str:
     first = ["group", "superclass", "notebook", "model"]
     rest = [c for c in table.columns if c not in [*first, "path", "started", "run", "name"]]
     shown = table[first + rest].dropna(axis=1, how="all").astype(object)
+    shown = shown.map(lambda v: markdown_text(v) if isinstance(v, str) else v)  # names as text
     shown["synthetic"] = ["SYNTHETIC" if s else "real" for s in table["synthetic"]]
-    lines = [f"# Results: {len(table)} runs in {root}", ""]
+    lines = [f"# Results: {len(table)} runs in {markdown_text(root)}", ""]
     if n := int(table["synthetic"].sum()):
         lines += [f"> **SYNTHETIC**: {n} of these runs used SYNTHETIC data (smoke checks or "
                   "offline try-outs): their numbers say nothing about real CIFAR-100.", ""]
@@ -439,7 +486,7 @@ def write_results(runs_dir: str | os.PathLike = "runs", *,
     out.mkdir(parents=True, exist_ok=True)
     files = ResultsFiles(out / "results.csv", out / "results.md", out / "results.png",
                          len(table), bool(table["synthetic"].any()))
-    atomic_write(files.csv, table.to_csv(index=False))
+    atomic_write(files.csv, table.map(_files.spreadsheet_text).to_csv(index=False))  # no formulas
     atomic_write(files.markdown, results_markdown(table, root))
     figure = plots.plot_results(table).figure
     figure.savefig(png := temp_name(files.chart), format="png", dpi=90, bbox_inches="tight")

@@ -32,6 +32,8 @@ def _open(path: Path):
         with Image.open(path) as img:
             img.load()  # an animation gives its first frame
             return img
+    except Image.DecompressionBombError as err:  # e.g. 20000 x 20000: refused unread
+        raise ValueError(f"'{path}' is too large to read as a photo ({err}): resize it.") from None
     except UnidentifiedImageError:
         raise ValueError(f"'{path}' is not an image PIL can read (JPEG, PNG, GIF, BMP, WebP, "
                          "TIFF, ...).") from None

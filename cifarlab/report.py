@@ -16,7 +16,7 @@ import numpy as np
 
 from cifarlab import data, runs
 from cifarlab import labels as _labels
-from cifarlab._files import atomic_write, jsonable, slug
+from cifarlab._files import atomic_write, jsonable, markdown_text, new_folder, slug
 
 FIGURES_DIR = "report_files"
 SYNTHETIC_BANNER = ("SYNTHETIC data: these results come from a synthetic stand-in for CIFAR-100 "
@@ -36,9 +36,10 @@ def _inline(words: str) -> str:
     return re.sub(r"`(.+?)`", r"<code>\1</code>", words)
 
 
-_MARKDOWN = {"h": lambda n, text: f"{'#' * n} {text}", "p": str, "note": "> {}".format,
-             "banner": "> **{}**".format, "code": "```\n{}\n```".format,
-             "table": lambda t: t.to_markdown(index=False, disable_numparse=True)}
+_MARKDOWN = {"h": lambda n, text: f"{'#' * n} {markdown_text(text)}", "p": markdown_text,
+             "note": lambda text: f"> {markdown_text(text)}", "banner": "> **{}**".format,
+             "code": "```\n{}\n```".format, "table": lambda t: t.map(markdown_text).to_markdown(
+                 index=False, disable_numparse=True)}  # code: JSON, no line closes the fence
 _HTML = {"h": lambda n, text: f"<h{n}>{html.escape(text)}</h{n}>",
          "figure": lambda name, png, cap: (
              f'<figure><img alt="{html.escape(cap)}" src="data:image/png;base64,'
@@ -89,13 +90,14 @@ class Report:
 
 @dataclass(frozen=True)
 class ReportFiles:
-    """What :func:`write_report` wrote."""
+    """What :func:`write_report` wrote; ``previous``: where the files it replaced went."""
 
     markdown: Path
     html: Path
     figures_dir: Path
     synthetic: bool
     missing: tuple[str, ...] = ()
+    previous: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(asdict(self))
@@ -402,17 +404,24 @@ def build_report(path: str | os.PathLike, *, data_dir: str | os.PathLike | None 
 def write_report(path: str | os.PathLike, *, out_dir: str | os.PathLike | None = None,
                  data_dir: str | os.PathLike | None = None) -> ReportFiles:
     """Write ``report.md`` (figures in ``report_files/``) and the self-contained ``report.html``
-    into ``out_dir`` (default ``<path>/report``), replacing an earlier report."""
+    into ``out_dir`` (default ``<path>/report``); the files of an earlier, different report
+    (and the figures its report.md shows) are first moved into ``out_dir/previous/<time>/``."""
     if out_dir is not None and Path(out_dir).expanduser().is_file():
         raise ValueError(f"`out_dir` {out_dir} is a file, not a folder.")
     rep = build_report(path, data_dir=data_dir)
     out = rep.source / "report" if out_dir is None else Path(out_dir).expanduser()
     (figures_dir := out / FIGURES_DIR).mkdir(parents=True, exist_ok=True)
-    if (old := out / "report.md").is_file():  # its own earlier figures go; others' files stay
-        for name in re.findall(rf"\]\({FIGURES_DIR}/([^)/]+)\)", old.read_text()):
-            (figures_dir / name).unlink(missing_ok=True)
-    for name, png in rep.figures.items():
-        atomic_write(figures_dir / name, png)
-    md = atomic_write(out / "report.md", rep.to_markdown(FIGURES_DIR))
-    page = atomic_write(out / "report.html", rep.to_html())
-    return ReportFiles(md, page, figures_dir, rep.synthetic, rep.missing)
+    md, page = out / "report.md", out / "report.html"
+    files = {**{figures_dir / name: png for name, png in rep.figures.items()},
+             md: rep.to_markdown(FIGURES_DIR).encode(), page: rep.to_html().encode()}
+    aside = {p for p, payload in files.items() if p.is_file() and p.read_bytes() != payload}
+    if md in aside:  # the figures the earlier report.md shows go with it
+        shown = re.findall(rf"\]\({FIGURES_DIR}/([^)/]+)\)", md.read_text(errors="replace"))
+        aside |= {p for name in shown if (p := figures_dir / name).is_file()}
+    previous = new_folder(out / "previous") if aside else None
+    for p in sorted(aside):
+        (previous / p.relative_to(out)).parent.mkdir(exist_ok=True)
+        os.replace(p, previous / p.relative_to(out))
+    for p, payload in files.items():
+        atomic_write(p, payload)
+    return ReportFiles(md, page, figures_dir, rep.synthetic, rep.missing, previous)

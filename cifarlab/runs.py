@@ -162,9 +162,18 @@ def write_history(path: Path, rows: Sequence[Mapping[str, float]]) -> None:
 
 
 def read_history(path: Path) -> list[dict[str, float]]:
-    """The rows of a history.csv, as floats (empty cells are NaN)."""
-    with open(path, newline="") as f:
-        return [{k: as_float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    """The rows of a history.csv as floats (empty cells NaN); ValueError naming a bad cell."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        (_, header), *rows = [(n, r) for n, r in enumerate(csv.reader(f), 1) if r] or [(1, [])]
+    return [{key: _cell(text, f"{path} row {n}, column {key!r}")
+             for key, text in zip(header, row, strict=False)} for n, row in rows]
+
+
+def _cell(text: str, where: str) -> float:
+    try:
+        return float(text) if text.strip() else math.nan
+    except ValueError:
+        raise ValueError(f"{where}: {text!r} is not a number; correct or delete it.") from None
 
 
 def _run_folder(path, required: Sequence[str]) -> Path:
@@ -189,7 +198,8 @@ def runs_table(runs_dir: str | os.PathLike = "runs") -> pd.DataFrame:
 
     Columns: :data:`COLUMNS`. ``group``: the run's config, its group's status.json or the
     first folder below ``runs_dir``; ``stopped="unfinished"`` when its process died; test
-    results NaN until recorded. Hidden, ``_*``, ``previous`` and ``report`` folders are skipped.
+    results NaN until recorded; ``stopped`` names an unreadable config.json or metrics.json.
+    Hidden, ``_*`` and ``previous`` folders are skipped (a report folder holds no run).
     """
     import pandas as pd
 
@@ -198,11 +208,11 @@ def runs_table(runs_dir: str | os.PathLike = "runs") -> pd.DataFrame:
         raise FileNotFoundError(
             f"`runs_dir` {root} does not exist or is not a folder. Runs are recorded by "
             "cifarlab.train.train(..., runs_dir=...), in 'runs' by default.")
-    rows = [row for folder in _run_folders(root) if (row := _row(folder, root)) is not None]
+    rows = [_row(folder, root) for folder in _run_folders(root)]
     extra = sorted({k for r in rows for k in r if k not in COLUMNS},
                    key=lambda c: int(re.sub(r"\D", "", c) or 0))
     table = pd.DataFrame(rows, columns=[*COLUMNS, *extra])
-    table["started"] = pd.to_datetime(table["started"], utc=True)
+    table["started"] = pd.to_datetime(table["started"], utc=True, errors="coerce")
     table = table.sort_values(["group", "notebook", "started", "path"], kind="stable",
                               ignore_index=True)
     table.attrs["synthetic"] = bool(table["synthetic"].any())
@@ -214,21 +224,25 @@ def _run_folders(root: Path) -> list[Path]:
     for folder, dirs, files in os.walk(root):
         if CONFIG_FILE in files:
             found.append(Path(folder))
-        # nothing below a run; skip hidden and _ folders, outputs a re-run replaced, reports
+        # nothing below a run; skip hidden and _ folders, and outputs a re-run replaced
         dirs[:] = [] if CONFIG_FILE in files else sorted(
-            d for d in dirs if not d.startswith((".", "_")) and d not in ("previous", "report"))
+            d for d in dirs if not d.startswith((".", "_")) and d != "previous")
     return sorted(found)
 
 
-def _row(folder: Path, root: Path) -> dict[str, Any] | None:
+def _record(path: Path) -> tuple[dict, str | None]:
+    """A run's config.json or metrics.json, and why not when it cannot be read."""
     try:
-        settings = read_json(folder / CONFIG_FILE)
-    except (OSError, ValueError):
-        return None  # not a cifarlab run
-    try:
-        metrics = read_json(folder / METRICS_FILE)
-    except (OSError, ValueError):
-        metrics = {"stopped": "unfinished"}
+        return read_json(path), None
+    except FileNotFoundError:
+        return {}, "unfinished"
+    except (OSError, ValueError) as err:
+        return {}, f"{path.name} unreadable: {err}"
+
+
+def _row(folder: Path, root: Path) -> dict[str, Any]:
+    settings, bad_config = _record(folder / CONFIG_FILE)
+    metrics, bad_metrics = _record(folder / METRICS_FILE)
     config = settings.get("config") if isinstance(settings.get("config"), dict) else {}
     model = settings.get("model") if isinstance(settings.get("model"), dict) else {}
     best = metrics.get("best_metrics") if isinstance(metrics.get("best_metrics"), dict) else {}
@@ -248,7 +262,7 @@ def _row(folder: Path, root: Path) -> dict[str, Any] | None:
         **dict.fromkeys(("test_accuracy", "test_loss", "test_top3_accuracy"), math.nan),
         **scores_on_test(metrics),
         "train_seconds": as_float(metrics.get("train_seconds")),
-        "stopped": metrics.get("stopped", "unfinished"),
+        "stopped": bad_config or bad_metrics or metrics.get("stopped", "unfinished"),
         "synthetic": bool(settings.get("synthetic") or config.get("synthetic")),
         "superclass": _superclass(config.get("superclass") or status.get("superclass")),
         "path": str(folder),

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 import keras
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from cifarlab import _checks
 from cifarlab._files import new_folder
@@ -55,8 +56,9 @@ def random_search(build_fn: Callable[..., keras.Model], train_data: Data, val_da
             hypermodel=build, objective=keras_tuner.Objective(objective, direction=direction),
             max_trials=max_trials, seed=seed, directory=str(root),
             project_name=new_folder(root, "search").name)
-        tuner.search(train_ds, validation_data=val_ds, epochs=epochs, shuffle=False,
-                     verbose=verbose)
+        with tqdm(total=max_trials * epochs, desc="random search", unit="epoch") as bar:
+            tuner.search(train_ds, validation_data=val_ds, epochs=epochs, shuffle=False,
+                         verbose=verbose, callbacks=[_progress(bar)])
         rows = [{"trial_id": t.trial_id, **{k: t.hyperparameters.values.get(k) for k in choices},
                  **{m: _metric_at(t, m) for m in ("val_accuracy", "val_loss")},
                  "best_epoch": None if t.score is None else int(t.best_step) + 1,
@@ -67,6 +69,15 @@ def random_search(build_fn: Callable[..., keras.Model], train_data: Data, val_da
         objective, ascending=direction == "min", kind="stable", ignore_index=True)
     table.attrs.update(synthetic=bool(synthetic), objective=objective)
     return table
+
+
+def _progress(bar) -> keras.callbacks.Callback:
+    """One tick of ``bar`` per epoch of any trial (keras-tuner deep-copies callbacks per
+    trial; a function is copied as itself, so every copy ticks the same bar)."""
+    def tick(epoch, logs=None):
+        bar.update(1)
+
+    return keras.callbacks.LambdaCallback(on_epoch_end=tick)
 
 
 def _metric_at(trial, metric: str) -> float:

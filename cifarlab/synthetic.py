@@ -9,6 +9,7 @@ it is marked ``synthetic=True`` and described as SYNTHETIC. ``cifarlab synthetic
 writes one from a shell.
 """
 
+import contextlib
 import gzip
 import io
 import os
@@ -18,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from cifarlab import data
 from cifarlab import labels as _labels
 from cifarlab._checks import integer
-from cifarlab._files import atomic_write
+from cifarlab._files import atomic_write, free_name
 from cifarlab.data import CIFAR10, CIFAR100, SYNTHETIC_MARK, ArchiveSpec
 
 __all__ = ["write_synthetic_cifar10", "write_synthetic_cifar100"]
@@ -198,12 +200,26 @@ def _batch_dict(images, y_keys: dict[str, np.ndarray], label: str, prefix: str) 
     return d
 
 
-def _write(files: dict[str, dict], spec: ArchiveSpec, path, archive: bool) -> Path:
+def _make_room(target: Path, spec: ArchiveSpec, overwrite: bool) -> None:
+    """Refuse to replace what is at ``target`` unless it is SYNTHETIC (or move it aside)."""
+    with contextlib.suppress(OSError, ValueError, TypeError):  # unreadable: not SYNTHETIC
+        raw = data._read_archive(target, spec) if target.is_file() else {
+            f: (target / f).read_bytes() for f in spec.files if (target / f).exists()}
+        if all(data._parse_batch(b, f, {})[1] for f, b in raw.items() if f != spec.meta_file):
+            return  # nothing there, or SYNTHETIC (each batch file says so): regenerable
+    aside = free_name(target.with_name(target.name + ".kept"))
+    if not overwrite:
+        raise FileExistsError(f"{target} holds data that is not SYNTHETIC: kept. overwrite=True "
+                              f"(CLI: --overwrite) moves it aside to {aside.name}.")
+    os.replace(target, aside)
+
+
+def _write(files: dict, spec: ArchiveSpec, path, archive: bool, overwrite: bool) -> Path:
     path = Path(path).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     blobs = {name: pickle.dumps(d, protocol=4) for name, d in files.items()}
+    _make_room(target := path / (spec.archive if archive else spec.folder), spec, overwrite)
     if archive:
-        target = path / spec.archive
         buf = io.BytesIO()
         # mtime=0 everywhere: the same seed gives the same bytes.
         with (
@@ -216,11 +232,10 @@ def _write(files: dict[str, dict], spec: ArchiveSpec, path, archive: bool) -> Pa
                 tar.addfile(info, io.BytesIO(blobs[name]))
         atomic_write(target, buf.getvalue())
         return target
-    folder = path / spec.folder
-    folder.mkdir(exist_ok=True)
+    target.mkdir(exist_ok=True)
     for name in spec.files:
-        atomic_write(folder / name, blobs[name])
-    return folder
+        atomic_write(target / name, blobs[name])
+    return target
 
 
 def write_synthetic_cifar100(
@@ -230,6 +245,7 @@ def write_synthetic_cifar100(
     test_per_class: int = 5,
     seed: int = 0,
     archive: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Write a SYNTHETIC CIFAR-100 in the exact official on-disk format.
 
@@ -245,6 +261,7 @@ def write_synthetic_cifar100(
         train_per_class, test_per_class: images per class (real CIFAR-100: 500, 100).
         seed: the classes' looks and every image.
         archive: write ``cifar-100-python.tar.gz`` instead of the folder.
+        overwrite: move what is in the way and not SYNTHETIC aside (``<name>.kept``).
 
     Returns:
         The folder or archive written; pass it (or ``path``) to :func:`load_cifar100`.
@@ -265,7 +282,7 @@ def write_synthetic_cifar100(
         b"fine_label_names": [n.encode() for n in _labels.FINE_LABELS],
         b"coarse_label_names": [n.encode() for n in _labels.COARSE_LABELS],
     }
-    return _write(files, CIFAR100, path, archive)
+    return _write(files, CIFAR100, path, archive, overwrite)
 
 
 def write_synthetic_cifar10(
@@ -275,10 +292,11 @@ def write_synthetic_cifar10(
     test_per_class: int = 10,
     seed: int = 0,
     archive: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Write a SYNTHETIC CIFAR-10 in the official format (``data_batch_1..5``,
     ``test_batch``, ``batches.meta``); vehicles and animals are two families.
-    See :func:`write_synthetic_cifar100`."""
+    See :func:`write_synthetic_cifar100` (``overwrite`` too)."""
     train_per_class = integer("train_per_class", train_per_class)
     test_per_class = integer("test_per_class", test_per_class)
     x, y = _synthetic_split(CIFAR10_FAMILIES, train_per_class, seed, 0)
@@ -295,4 +313,4 @@ def write_synthetic_cifar10(
         b"num_cases_per_batch": len(files["data_batch_1"][b"data"]),
         b"num_vis": 3072,
     }
-    return _write(files, CIFAR10, path, archive)
+    return _write(files, CIFAR10, path, archive, overwrite)

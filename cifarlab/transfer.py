@@ -148,9 +148,10 @@ def get_backbone(model: keras.Model) -> keras.Model:
 
 
 def extract_features(model: keras.Model, images: np.ndarray, *, batch_size: int = 64,
-                     verbose: int = 0) -> np.ndarray:
+                     verbose: int | str = "auto") -> np.ndarray:
     """The frozen features (float32) of uint8 (0..255) or float ([0, 1]) images (N, 32, 32, 3):
-    compute them once, then train the head on them for many epochs (fast on a CPU)."""
+    compute them once, then train the head on them for many epochs (fast on a CPU).
+    ``verbose``: Keras's progress bar (``"auto"``), or 0 for none."""
     features = get_feature_extractor(model)
     images, expected = _checks.images(images), tuple(features.input_shape[1:])
     if images.shape[1:] != expected:

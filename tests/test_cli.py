@@ -38,3 +38,18 @@ def test_bad_count_rejected_by_parser(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["synthetic", str(tmp_path), "--train-per-class", "0"])
     assert "expected a positive integer" in capsys.readouterr().err
+
+
+def test_synthetic_command_refuses_real_data_and_overwrite_keeps_it(tmp_path, capsys):
+    """The issue's probe: `cifarlab synthetic ~/.keras/datasets` over a real download."""
+    real = tmp_path / "cifar-100-python.tar.gz"
+    real.write_bytes(b"a real download (not a SYNTHETIC archive)")
+    small = ["--train-per-class", "1", "--test-per-class", "1", "--archive"]
+    assert cli.main(["synthetic", str(tmp_path), *small]) == 2
+    err = capsys.readouterr().err
+    assert "not SYNTHETIC" in err and "--overwrite" in err and "Traceback" not in err
+    assert real.read_bytes() == b"a real download (not a SYNTHETIC archive)"
+    assert cli.main(["synthetic", str(tmp_path), *small, "--overwrite"]) == 0
+    kept = tmp_path / "cifar-100-python.tar.gz.kept"
+    assert kept.read_bytes() == b"a real download (not a SYNTHETIC archive)"
+    assert data.load_cifar100(real).synthetic

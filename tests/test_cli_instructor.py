@@ -141,5 +141,7 @@ def test_run_notebooks_then_results_and_report(tmp_path, capsys, monkeypatch, sy
     assert "could not be made" not in out
     assert cli.main(["report", str(run.path)]) == 0  # no data: says what is missing
     assert "highest-loss images" in capsys.readouterr().out
+    assert cli.main(["report", "runs/group-01"]) == 0  # again, other: the first is kept
+    assert "files were moved to runs/group-01/report/previous/" in capsys.readouterr().out
     assert cli.main(["report", "runs/nobody"]) == 2
     assert "runs/nobody does not exist" in one_line_error(capsys, "report")

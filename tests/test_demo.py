@@ -47,9 +47,14 @@ def test_demo_without_real_data_warns_then_trains_on_synthetic(in_tmp, capsys):
 def test_demo_twice_never_overwrites(in_tmp):
     args = dict(synthetic=True, smoke=True, epochs=1, variants=("dropout",), out=io.StringIO())
     first = demo.run_demo(**args)
+    table = (in_tmp / "runs" / "demo-medium_mammals.md").read_text()
     second = demo.run_demo(**args)
     assert first.loc[0, "path"] != second.loc[0, "path"]
     assert len(list((in_tmp / "runs").glob("*-demo-medium_mammals-dropout"))) == 2
+    # the first table is kept; the second goes beside it
+    assert (in_tmp / "runs" / "demo-medium_mammals.md").read_text() == table
+    again = (in_tmp / "runs" / "demo-medium_mammals-2.md").read_text()
+    assert str(second.loc[0, "path"]) in again and str(first.loc[0, "path"]) in table
 
 
 def test_demo_command_line(in_tmp, capsys):

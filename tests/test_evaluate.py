@@ -374,3 +374,14 @@ def test_one_probability_floor_for_every_loss():
     np.testing.assert_array_equal(
         normalize_confusion_matrix([[3, 1], [0, 0]]), [[0.75, 0.25], [0, 0]]
     )
+
+
+def test_large_sets_show_progress_and_small_ones_none(colour_model, capsys):
+    from cifarlab.evaluate import predict_probabilities
+
+    colours = np.arange(5000) % 3
+    big = predict_probabilities(colour_model, _colour_images(colours), RGB, batch_size=256)
+    assert "predicting" in capsys.readouterr().err  # 5,000 images: two chunks, a bar
+    np.testing.assert_array_equal(big.argmax(1), colours)
+    predict_probabilities(colour_model, _colour_images(colours[:9]), RGB)
+    assert "predicting" not in capsys.readouterr().err

@@ -49,6 +49,9 @@ FAIL = """print("about to fail", SUPERCLASS)
 raise ValueError("broken on purpose")
 """
 
+# a busy machine (another test run beside this one) can take minutes to start a kernel
+START = {"start_timeout": 900}
+
 
 def make_notebook(path, code, *, parameters=True):
     cells = [new_markdown_cell(f"# {path.stem}")]
@@ -97,6 +100,7 @@ def smoke_batch(tmp_path_factory):
             jobs=2,
             smoke=True,
             out=out,
+            **START,
         )
     return root, table, result, out.getvalue()
 
@@ -193,7 +197,7 @@ def test_results_skip_outputs_a_rerun_moved_aside(smoke_batch, tmp_path):
 
 def test_rerun_skips_what_succeeded_and_moves_what_it_replaces_aside(smoke_batch):
     root, table, _, _ = smoke_batch
-    args = dict(notebooks_dir=root / "notebooks", runs_dir=root / "runs", smoke=True)
+    args = dict(notebooks_dir=root / "notebooks", runs_dir=root / "runs", smoke=True, **START)
     csv = root / "assignments.csv"
     again = notebook_runs.run_notebooks(csv, ["01", "02"], verbose=False, **args)
     assert [r.status for r in again.runs] == ["skipped"] * 4 and again.ok
@@ -229,6 +233,10 @@ def test_why_a_notebook_runs_again(tmp_path):
     assert reason(done, tmp_path, "01_x", params, "def", False) == "the notebook changed"
     assert reason({}, tmp_path, "01_x", params, "abc", False) == "no status recorded"
     assert reason({}, tmp_path, "02_y", params, "abc", False) == "first run"
+    for status in ("interrupted", "running"):  # Ctrl-C, or a batch killed outright
+        assert reason({**done, "status": status}, tmp_path, "01_x", params, "abc", False) == (
+            "interrupted before"
+        )
 
 
 # --------------------------------------------------------------------------- bad input
@@ -276,9 +284,11 @@ def test_bad_arguments_fail_before_anything_runs(setup, kwargs, error, match):
 def test_bad_assignments_notebooks_dir_and_runs_dir(setup):
     tmp_path, nbs, table = setup
     with pytest.raises(FileNotFoundError, match="`assignments` file .*nope.csv does not exist"):
-        notebook_runs.run_notebooks(tmp_path / "nope.csv", notebooks_dir=nbs)
+        notebook_runs.run_notebooks(tmp_path / "nope.csv", notebooks_dir=nbs,
+                                    runs_dir=tmp_path / "runs")
     with pytest.raises(FileNotFoundError, match="`notebooks_dir` .*missing does not exist"):
-        notebook_runs.run_notebooks(table, notebooks_dir=tmp_path / "missing")
+        notebook_runs.run_notebooks(table, notebooks_dir=tmp_path / "missing",
+                                    runs_dir=tmp_path / "runs")
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="No numbered notebooks"):
         notebook_runs.find_notebooks(notebooks_dir=tmp_path / "empty")

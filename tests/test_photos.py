@@ -216,6 +216,25 @@ def test_missing_and_unreadable_files(tmp_path, colour_model):
         load_image(truncated)
 
 
+def test_a_decompression_bomb_is_refused_unread(tmp_path):
+    """issue 14: a PNG whose header says 20000 x 20000 (400 MP) gives a named ValueError."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, format="PNG")
+    raw = bytearray(buffer.getvalue())
+    raw[16:24] = struct.pack(">II", 20_000, 20_000)  # IHDR width, height, then its CRC
+    raw[29:33] = struct.pack(">I", zlib.crc32(bytes(raw[12:29])))
+    (bomb := tmp_path / "bomb.png").write_bytes(raw)
+    with pytest.raises(ValueError, match=r"bomb\.png' is too large to read as a photo .*400000000"):
+        load_image(bomb)
+    assert bomb.read_bytes() == raw
+
+
 @pytest.mark.parametrize(
     ("images", "kwargs", "error", "match"),
     [

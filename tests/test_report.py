@@ -1,6 +1,7 @@
 """Technical reports of real (tiny) runs: complete with data, honest without it."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -204,3 +205,34 @@ def test_rewriting_a_report_keeps_files_it_did_not_write(runs, tmp_path):
         files = report.write_report(runs[1][0], out_dir=out)
     assert (out / "report_files" / "my_notes.txt").read_text() == "mine"
     assert any(files.figures_dir.glob("*.png"))  # its own figures are there too
+
+
+def test_rewriting_a_report_keeps_the_earlier_one_and_every_file_it_did_not_write(
+    runs, synthetic_dir, tmp_path
+):
+    out = tmp_path / "out"
+    (out / "report_files").mkdir(parents=True)
+    mine = {
+        "report.md": "# My notes\n\n![plot](report_files/my_plot.png)\n",
+        "report.html": "<p>my page</p>",
+        "report_files/my_plot.png": "my plot",
+        "report_files/curves.png": "my curves",  # a name the report uses for its own figure
+        "report_files/notes.txt": "my notes",
+    }
+    for name, text in mine.items():
+        (out / name).write_text(text)
+    first = report.write_report(runs[1][0], out_dir=out)
+    assert first.previous is not None and first.previous.parent == out / "previous"
+    for name, text in mine.items():  # nothing deleted or overwritten: moved aside, or left
+        where = out if name == "report_files/notes.txt" else first.previous
+        assert (where / name).read_text() == text
+    assert "## Test results" in first.markdown.read_text()
+    again = report.write_report(runs[1][0], out_dir=out)  # the same report: nothing to move
+    assert again.previous is None and len(list((out / "previous").iterdir())) == 1
+    earlier = first.markdown.read_text()
+    third = report.write_report(runs[1][0], out_dir=out, data_dir=synthetic_dir)
+    assert third.previous != first.previous
+    assert (third.previous / "report.md").read_text() == earlier
+    for name in re.findall(r"\]\(report_files/([^)]+)\)", earlier):  # its figures went with it
+        assert (third.previous / "report_files" / name).is_file()
+    assert (out / "report_files" / "notes.txt").read_text() == "my notes"

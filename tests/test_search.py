@@ -98,3 +98,11 @@ def test_random_search_returns_a_sorted_table(split, tmp_path):
 def test_random_search_rejects_a_bad_space(split, space, kwargs, match):
     with pytest.raises(ValueError, match=match):
         random_search(build_for_search, *split, space=space, **kwargs)
+
+
+def test_random_search_shows_one_progress_bar_over_all_trials(split, tmp_path, capsys):
+    """keras-tuner copies callbacks per trial: the bar must still count every epoch."""
+    random_search(build_for_search, *split, space={"dense_units": [8, 16]}, max_trials=2,
+                  epochs=2, directory=tmp_path)
+    bar = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    assert any("random search" in line and "4/4" in line for line in bar), bar[-3:]
