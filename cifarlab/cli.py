@@ -37,6 +37,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     sub = data.select_superclass(cifar, args.superclass)
     print(f"{sub.description}: classes {', '.join(sub.class_names)}\n  {len(sub.x_train):,} "
           f"training and {len(sub.x_test):,} test images")
+    from cifarlab.train import best_precision
+
+    policy, why = best_precision()
+    print(f"Precision: train(..., mixed_precision=True) uses {policy} here ({why}).")
     return 0
 
 

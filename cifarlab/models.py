@@ -1,8 +1,9 @@
 """The networks of the student reports, each written out as one list of layers.
 
 Every model takes float32 images in [0, 1] of shape (32, 32, 3) and ends in a softmax (train
-with ``sparse_categorical_crossentropy``); builders do not compile. Pretrained backbones are in
-``cifarlab.transfer``.
+with ``sparse_categorical_crossentropy``) computed in float32 even under a mixed precision
+policy (``dtype="float32"``: probabilities to full precision); builders do not compile.
+Pretrained backbones are in ``cifarlab.transfer``.
 
 Example:
     >>> build_baseline_cnn(num_classes=5).count_params()
@@ -71,7 +72,7 @@ def build_baseline_cnn(num_classes: int = 5, *, augment: keras.layers.Layer | st
         layers.Dense(256, activation="relu", kernel_initializer=glorot(s), name="dense1"),
         layers.Dense(128, activation="relu", kernel_initializer=glorot(s), name="dense2"),
         layers.Dense(num_classes, activation="softmax", kernel_initializer=glorot(s),
-                     name="predictions"),
+                     dtype="float32", name="predictions"),
     ], name=name)
 
 
@@ -104,7 +105,7 @@ def build_simple_cnn(num_classes: int = 100, *, augment: keras.layers.Layer | st
         layers.Dense(1024, activation="relu", kernel_initializer=glorot(s), name="dense1"),
         layers.Dense(512, activation="relu", kernel_initializer=glorot(s), name="dense2"),
         layers.Dense(num_classes, activation="softmax", kernel_initializer=glorot(s),
-                     name="predictions"),
+                     dtype="float32", name="predictions"),
     ], name=name)
 
 
@@ -154,7 +155,7 @@ def build_vgg_style(
         layers.Dense(dense_units, activation=activation, kernel_initializer=glorot(s),
                      name="dense1"),
         layers.Dense(num_classes, activation="softmax", kernel_initializer=glorot(s),
-                     name="predictions"),
+                     dtype="float32", name="predictions"),
     ], name=name)
 
 
@@ -215,7 +216,7 @@ def build_cnn(
         if dropout:
             stack.append(layers.Dropout(dropout, seed=next(s), name=f"dropout{i}"))
     stack.append(layers.Dense(num_classes, activation="softmax", kernel_initializer=glorot(s),
-                              name="predictions"))
+                              dtype="float32", name="predictions"))
     return keras.Sequential(stack, name=name)
 
 

@@ -24,19 +24,45 @@ OPTIMIZERS = {name.lower(): getattr(keras.optimizers, name)
               for name in ("Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "SGD", "Adagrad")}
 
 
+#: What ``train(mixed_precision=...)`` may name; True picks :func:`best_precision`.
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        return set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:  # not Linux
+        return set()
+
+
+def best_precision() -> tuple[str, str]:
+    """(policy, why): ``mixed_float16`` on a GPU of compute capability 7 or more,
+    ``mixed_bfloat16`` on a CPU with AMX-BF16 or AVX512-BF16 (about 2x faster for the
+    VGG-style network on 2 cores, docs/benchmarks.md), otherwise ``float32``."""
+    if gpus := tf.config.list_physical_devices("GPU"):
+        cc = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+        if cc and tuple(cc) >= (7, 0):
+            return "mixed_float16", f"the GPU has compute capability {cc[0]}.{cc[1]}"
+        return "float32", "the GPU is older than compute capability 7.0 (slow float16)"
+    if bf16 := sorted({"amx_bf16", "avx512_bf16"} & _cpu_flags()):
+        return "mixed_bfloat16", f"this CPU has {bf16[0].upper().replace('_', '-')}"
+    return "float32", "no GPU, and the CPU has no bfloat16 instructions"
+
+
 def train(model: keras.Model | Callable[[], keras.Model], train_data: Data, val_data: Data, *,
           epochs: int, name: str = "run", runs_dir: str | os.PathLike = "runs",
           learning_rate: float = 1e-3, optimizer: str | keras.optimizers.Optimizer = "adam",
           batch_size: int = 64, early_stopping_patience: int | None = 5,
           reduce_lr_patience: int | None = 3, reduce_lr_factor: float = 0.5,
           checkpoint: bool = True, strategy: tf.distribute.Strategy | None = None,
-          mixed_precision: bool = False, callbacks: Sequence[keras.callbacks.Callback] = (),
+          mixed_precision: bool | str = False, callbacks: Sequence[keras.callbacks.Callback] = (),
           config: Mapping[str, Any] | None = None, record: bool = True, verbose: int = 1,
           seed: int | None = 0) -> runs.RunResult:
     """Fit a classifier with ``EarlyStopping(restore_best_weights=True)``, ``ReduceLROnPlateau``
     (patience None: off), ``TerminateOnNaN``, ``ModelCheckpoint`` and your ``callbacks``; Ctrl-C
     or a NaN loss keep the epochs done and the best weights (``result.stopped``). ``model``: a
-    keras.Model or a function building one (for ``mixed_precision``), compiled unless it is.
+    keras.Model or a function building one (for ``mixed_precision``: True for
+    :func:`best_precision`'s choice, or one of ``PRECISIONS``), compiled unless it is.
     Example: ``train(build_baseline_cnn(5), (x_tr, y_tr), (x_val, y_val), epochs=20)``"""
     args = _check_arguments(locals())
     if seed is not None:
@@ -151,10 +177,17 @@ def _check_arguments(args: dict) -> dict:
         raise TypeError(f"`config` must be a dict of settings to record. Received: {config!r}.")
     if strategy is not None and not hasattr(strategy, "num_replicas_in_sync"):
         raise TypeError(f"`strategy` must be a tf.distribute.Strategy. Received: {strategy!r}.")
-    if args["mixed_precision"] and isinstance(args["model"], keras.Model):
-        raise ValueError("`mixed_precision=True` needs `model` to be a function that builds it "
-                         "(`lambda: build_baseline_cnn(5)`): a built model would stay float32.")
-    return {**args, "callbacks": callbacks, "config": dict(config or {})}
+    policy = args["mixed_precision"]
+    if policy is True:
+        policy = best_precision()[0]
+    elif not isinstance(policy, bool):
+        policy = _checks.one_of("mixed_precision", policy, PRECISIONS)
+    if policy and policy != "float32" and isinstance(args["model"], keras.Model):
+        raise ValueError(f"`mixed_precision={args['mixed_precision']!r}` needs `model` to be a "
+                         "function that builds it (`lambda: build_baseline_cnn(5)`): a built "
+                         "model would stay float32.")
+    return {**args, "callbacks": callbacks, "config": dict(config or {}),
+            "mixed_precision": policy}  # False: the global policy as it is
 
 
 def _prepare_model(args: dict) -> tuple[keras.Model, bool]:
@@ -164,7 +197,7 @@ def _prepare_model(args: dict) -> tuple[keras.Model, bool]:
         if not isinstance(model, keras.Model):
             previous = keras.mixed_precision.global_policy()
             if args["mixed_precision"]:
-                keras.mixed_precision.set_global_policy("mixed_float16")
+                keras.mixed_precision.set_global_policy(args["mixed_precision"])
             try:
                 model = model() if callable(model) else model
             finally:

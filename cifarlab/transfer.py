@@ -120,7 +120,7 @@ def build_transfer_model(num_classes: int, *, backbone: str = "mobilenet_v2",
         x = layers.Dense(512, activation="relu", kernel_initializer=glorot(s), name="dense1")(x)
         x = layers.Dropout(dropout, seed=next(s), name="dropout1")(x)
     outputs = layers.Dense(num_classes, activation="softmax", kernel_initializer=glorot(s),
-                           name="predictions")(x)
+                           dtype="float32", name="predictions")(x)
     head_model = keras.Model(head_inputs, outputs, name="head")
 
     images = keras.Input(shape=INPUT_SHAPE, name="images")

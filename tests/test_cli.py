@@ -24,6 +24,9 @@ def test_info(synthetic_dir, capsys):
     assert cli.main(["info", "--data-dir", str(synthetic_dir), "--superclass", "fish"]) == 0
     out = capsys.readouterr().out
     assert "aquarium_fish, flatfish, ray, shark, trout" in out and "SYNTHETIC" in out
+    from cifarlab.train import best_precision
+
+    assert f"mixed_precision=True) uses {best_precision()[0]} here" in out
 
 
 def test_user_errors_are_one_line_not_a_traceback(tmp_path, capsys, synthetic_dir):

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from cifarlab import _files, runs
+from cifarlab import _files, models, runs
 from cifarlab import train as T
 from cifarlab.data import make_dataset, train_val_split
 
@@ -384,12 +384,49 @@ def test_compile_model_and_make_optimizer():
 def test_mixed_precision_applies_to_the_build_only(split):
     before = keras.mixed_precision.global_policy().name
     result = T.train(
-        lambda: tiny_model(), *split, epochs=1, mixed_precision=True, record=False, verbose=0
+        lambda: tiny_model(), *split, epochs=1, mixed_precision="mixed_float16", record=False,
+        verbose=0,
     )
     assert result.model.dtype_policy.name == "mixed_float16"
     assert keras.mixed_precision.global_policy().name == before
     assert np.isfinite(result.history["loss"]).all()
     assert result.settings["model"]["dtype_policy"] == "mixed_float16"
+
+
+@pytest.mark.parametrize(("flags", "gpu_cc", "expected"), [
+    ({"avx512f", "amx_bf16", "avx512_bf16"}, None, "mixed_bfloat16"),
+    ({"avx2", "avx512_bf16"}, None, "mixed_bfloat16"),
+    ({"avx2", "fma"}, None, "float32"),
+    ({"amx_bf16"}, (8, 0), "mixed_float16"),  # the GPU trains, not the CPU
+    ({"amx_bf16"}, (6, 1), "float32"),
+])
+def test_best_precision_follows_the_hardware(monkeypatch, flags, gpu_cc, expected):
+    monkeypatch.setattr(T, "_cpu_flags", lambda: flags)
+    gpus = ["GPU:0"] if gpu_cc else []
+    monkeypatch.setattr(T.tf.config, "list_physical_devices", lambda kind=None: gpus)
+    monkeypatch.setattr(T.tf.config.experimental, "get_device_details",
+                        lambda gpu: {"compute_capability": gpu_cc})
+    policy, why = T.best_precision()
+    assert policy == expected and why
+
+
+def test_a_bfloat16_run_trains_saves_and_reloads(split, tmp_path, monkeypatch):
+    """mixed_precision=True on a bfloat16 CPU: bfloat16 layers, a float32 softmax, and a
+    .keras file that loads back with the same predictions."""
+    monkeypatch.setattr(T, "best_precision", lambda: ("mixed_bfloat16", "test"))
+    result = T.train(lambda: models.build_baseline_cnn(5, seed=0), *split, epochs=1,
+                     mixed_precision=True, runs_dir=tmp_path, verbose=0)
+    model = result.model
+    assert model.dtype_policy.name == "mixed_bfloat16"
+    assert model.get_layer("block1_conv").compute_dtype == "bfloat16"
+    probabilities = model.predict(split[1][0][:8] / 255.0, verbose=0)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert np.isfinite(result.history["loss"]).all()
+    loaded = keras.saving.load_model(result.path / "model.keras")
+    assert loaded.dtype_policy.name == "mixed_bfloat16"
+    np.testing.assert_allclose(loaded.predict(split[1][0][:8] / 255.0, verbose=0),
+                               probabilities, rtol=1e-5, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -416,7 +453,9 @@ def _shape16(split):
         ({"callbacks": ["stop"]}, TypeError, r"keras.callbacks.Callback"),
         ({"config": ["superclass"]}, TypeError, r"`config` must be a dict"),
         ({"strategy": "mirrored"}, TypeError, r"`strategy` must be a tf.distribute.Strategy"),
-        ({"mixed_precision": True}, ValueError, r"`mixed_precision=True` needs `model` to be"),
+        ({"mixed_precision": "mixed_float16"}, ValueError,
+         r"`mixed_precision='mixed_float16'` needs `model` to be"),
+        ({"mixed_precision": "bfloat16"}, ValueError, r"mixed_precision.*mixed_bfloat16"),
         ({"val_data": None}, TypeError, r"`val_data` must be a tf.data.Dataset.*never test data"),
         ({"train_data": {"x": 1}}, TypeError, r"`train_data` must be a tf.data.Dataset"),
         ({"train_data": "data"}, TypeError, r"`train_data` must be a tf.data.Dataset"),
