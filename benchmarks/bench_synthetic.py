@@ -118,6 +118,13 @@ def targets(sc: dict, hundred: list[dict], ten: list[dict]) -> list[dict]:
     ]
     never = len(bn[0]["val_accuracy"]) + 1  # not reached: counted as one epoch past the end
     bn_epochs = [r["epochs_to_baseline_best"] or never for r in bn]
+
+    def first_at(run, level):  # the first epoch at or above ``level``, else ``never``
+        return next((i + 1 for i, a in enumerate(run["val_accuracy"]) if a >= level), never)
+
+    # How fast each learns at first: epochs to 90 % of that seed's baseline best (no target).
+    early = [(first_at(b, 0.9 * b["best_val_accuracy"]), first_at(n, 0.9 * b["best_val_accuracy"]))
+             for b, n in zip(base, bn, strict=True)]
     rows = [
         ("superclass: best validation accuracy", col(base, "best_val_accuracy"), "0.55 to 0.80",
          lambda m: 0.55 <= m <= 0.80),
@@ -129,6 +136,12 @@ def targets(sc: dict, hundred: list[dict], ten: list[dict]) -> list[dict]:
         ("batch norm: epochs to reach the baseline's best", bn_epochs,
          f"fewer than the baseline's ({statistics.mean(col(base, 'best_epoch')):.1f})",
          lambda m: m < statistics.mean(col(base, "best_epoch"))),
+        ("baseline: epochs to 90 % of its best (for comparison)", [e[0] for e in early],
+         "(no target)", None),
+        ("batch norm: epochs to 90 % of the baseline's best", [e[1] for e in early],
+         "(no target)", None),
+        ("batch norm: best validation accuracy", col(bn, "best_val_accuracy"), "(no target)",
+         None),
         ("100 classes: test accuracy", col(hundred, "test_accuracy"), "0.25 to 0.65",
          lambda m: 0.25 <= m <= 0.65),
         ("100 classes: share of errors inside the true superclass",
@@ -137,7 +150,8 @@ def targets(sc: dict, hundred: list[dict], ten: list[dict]) -> list[dict]:
          lambda m: 0.50 <= m <= 0.80),
     ]
     return [
-        {"target": name, "values": v, **_stats(v), "wanted": want, "met": ok(_stats(v)["mean"])}
+        {"target": name, "values": v, **_stats(v), "wanted": want,
+         "met": None if ok is None else ok(_stats(v)["mean"])}
         for name, v, want, ok in rows
     ]
 
@@ -160,7 +174,8 @@ def run(tiny: bool = False) -> dict:
     hundred = all_classes_runs(cifar, epochs=e_100, seeds=seeds)
     ten = cifar10_runs(c10, epochs=e_10, seeds=seeds)
     rows = targets(sc, hundred, ten)
-    met = sum(r["met"] for r in rows)
+    targets_set = [r for r in rows if r["met"] is not None]  # the rest are for information
+    met = sum(r["met"] for r in targets_set)
     return {
         "name": "SYNTHETIC data that behaves like CIFAR",
         "data": f"{cifar.description}: {len(cifar.x_train) + len(cifar.x_test):,} images; "
@@ -175,10 +190,10 @@ def run(tiny: bool = False) -> dict:
         "superclass": sc,
         "all_classes": hundred,
         "cifar10": ten,
-        "headline": f"{met} of {len(rows)} learning targets met; 60,000 images written in "
-        f"{write_s:.0f} s" if not tiny else f"{met} of {len(rows)} targets (tiny)",
+        "headline": f"{met} of {len(targets_set)} learning targets met; 60,000 images written in "
+        f"{write_s:.0f} s" if not tiny else f"{met} of {len(targets_set)} targets (tiny)",
         "target": "all learning targets of issue 13; writing under 60 s",
-        "met": met == len(rows) and write_s < 60,
+        "met": met == len(targets_set) and write_s < 60,
     }
 
 
@@ -205,7 +220,7 @@ def markdown(r: dict) -> str:
     ]
     for t in r["targets"]:
         nums = " | ".join(f"{t[k]:.3g}" for k in ("mean", "sd", "min", "max"))
-        met = "yes" if t["met"] else "**no**"
+        met = "(info)" if t["met"] is None else "yes" if t["met"] else "**no**"
         lines.append(f"| {t['target']} | {nums} | {t['wanted']} | {met} |")
     return "\n".join([*lines, ""])
 
