@@ -82,7 +82,8 @@ def cmd_assign(args: argparse.Namespace) -> int:
 def cmd_run_notebooks(args: argparse.Namespace) -> int:
     result = notebook_runs.run_notebooks(
         args.assignments, args.notebooks, notebooks_dir=args.notebooks_dir,
-        runs_dir=args.runs_dir, groups=args.only, jobs=args.jobs, smoke=args.smoke,
+        runs_dir=args.runs_dir, groups=args.only, jobs=args.jobs, scheduler=args.scheduler,
+        smoke=args.smoke,
         force=args.force, data_dir=args.data_dir, kernel_name=args.kernel, timeout=args.timeout,
         parameters=dict(notebook_runs.parse_parameter(*pair) for pair in args.parameter or []))
     print(result.summary())
@@ -173,14 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
                 "--fresh": {**flag, "help": "ignore OUT/assignments.csv (it is moved aside)"}})
     _command(sub, "run-notebooks", cmd_run_notebooks, "run notebooks for every group with "
              "papermill, into runs/<group>/", "Run the notebooks for every group of an "
-             "assignment, groups in parallel; a failing notebook is recorded and the rest go on. "
-             "Exit status 1 if any failed.",
+             "assignment on a Dask cluster (--scheduler) or on this machine, groups in "
+             "parallel; a failing notebook is recorded and the rest go on. Exit status 1 if "
+             "any failed.",
              assignments={**path, "help": "assignments.csv from cifarlab assign"},
              **{"--notebooks": {"nargs": "+", "metavar": "NB",
                                 "help": "numbers, names or paths (default: all)"},
                 "--notebooks-dir": {**path, "default": Path("notebooks")},
                 "--only": {"nargs": "+", "metavar": "GROUP", "help": "run only these groups"},
-                "--jobs": {**count, "default": 1, "help": "groups run at the same time"},
+                "--jobs": {**count, "help": "groups run at the same time (default: 1 here, "
+                           "the cluster's worker threads with --scheduler)"},
+                "--scheduler": {"metavar": "ADDRESS", "help": "a running Dask scheduler, "
+                                "e.g. tcp://HOST:8786 (default: workers on this machine)"},
                 "--smoke": {**flag, "help": "a quick check on SYNTHETIC data"},
                 "--force": {**flag, "help": "re-run notebooks that succeeded"},
                 "--runs-dir": {**path, "default": Path("runs")},

@@ -3,19 +3,22 @@
 What lands in ``runs/<group>/`` (status.json, .ipynb, .html, .log, ...): docs/instructors.md."""
 
 import ast
+import asyncio
 import contextlib
 import hashlib
 import importlib.util
 import json
-import multiprocessing
 import os
 import re
-import signal
+import secrets
+import shutil
+import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import CancelledError, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from unittest import mock
 
 import pandas as pd
 
-from cifarlab import _files, assign, course, data, runs, synthetic
+from cifarlab import _files, assign, cluster, course, data, runs, synthetic
 from cifarlab._checks import did_you_mean, integer, number
 from cifarlab._files import atomic_write, jsonable, markdown_text, new_folder, temp_name
 
@@ -47,14 +50,18 @@ class NotebookRun:
     html: str | None = None
     previous: str | None = None
     reason: str = ""
+    worker: str | None = None  # the Dask worker that ran it
+    retries: tuple[str, ...] = ()  # workers that died while they ran it
+
 
     def __str__(self) -> str:
         if self.status == "skipped":
             return f"{self.group} / {self.notebook}: skipped ({self.reason})"
         took = "" if self.seconds is None else f" in {self.seconds:.1f} s"
         aside = f" (earlier output moved to {self.previous}/)" if self.previous else ""
+        again = f" (run again: its worker {', '.join(self.retries)} died)" if self.retries else ""
         error = f": {self.error}" if self.error else ""
-        return f"{self.group} / {self.notebook}: {self.status}{took}{aside}{error}"
+        return f"{self.group} / {self.notebook}: {self.status}{took}{aside}{again}{error}"
 
 
 @dataclass(frozen=True)
@@ -80,14 +87,17 @@ class BatchResult:
         return pd.DataFrame([asdict(r) for r in self.runs])
 
     def summary(self) -> str:
-        """Counts, then each failure with its error."""
+        """Counts, each group's, then each failure with its error."""
         mark = " (smoke mode, SYNTHETIC data)" if self.smoke else ""
         stopped = f", {len(self.interrupted)} interrupted (run again)" if self.interrupted else ""
+        groups = dict.fromkeys(r.group for r in self.runs)
         return "\n".join([
             f"{len(self.succeeded)} succeeded, {len(self.failed)} failed, {len(self.skipped)} "
             f"skipped (succeeded earlier){stopped} in {self.seconds:.0f} s{mark}; outputs in "
-            f"{self.runs_dir}/", *(f"  FAILED {r.group} / {r.notebook}: {r.error}"
-                                   for r in self.failed)])
+            f"{self.runs_dir}/",
+            *(f"  {g}: " + ", ".join(f"{r.notebook} {r.status}" for r in self.runs
+                                     if r.group == g) for g in groups),
+            *(f"  FAILED {r.group} / {r.notebook}: {r.error}" for r in self.failed)])
 
 
 class BatchInterrupted(KeyboardInterrupt):
@@ -171,10 +181,11 @@ def _check_parameter(name: object, value: object) -> None:
 
 def _check_setup(kernel_name: str) -> None:
     """papermill and its helpers are installed, and so is the Jupyter kernel ``kernel_name``."""
-    needs = ("papermill", "nbconvert", "nbformat", "jupyter_client", "ipykernel")
+    needs = ("papermill", "nbconvert", "nbformat", "jupyter_client", "ipykernel",
+             "distributed")
     if missing := [n for n in needs if importlib.util.find_spec(n) is None]:
         raise RuntimeError(f"Running notebooks needs {', '.join(missing)}, not installed: pip "
-                           "install 'cifarlab[dev]' (or papermill nbconvert ipykernel).")
+                           "install 'cifarlab[instructor]'.")
     from jupyter_client.kernelspec import find_kernel_specs
 
     if kernel_name not in (names := sorted(find_kernel_specs())):
@@ -219,44 +230,115 @@ def execute_notebook(source, output, *, parameters=None, env=None, cwd=None,
                                    start_timeout=_start_timeout(start_timeout))
 
 
-def _execute(task: dict[str, Any]) -> dict[str, Any]:
-    """One notebook, in a worker process: .ipynb, .log and .html made under temporary names,
-    then renamed (``.failed.*`` on failure). A failure is recorded; a kernel start retried once."""
+def _execute(source: Path, out: Path, cwd: Path, task: dict, parameters: dict, env: dict,
+             retried: bool = False) -> dict[str, Any]:
+    """One notebook with papermill, its .ipynb, .log and .html made in ``out`` (``.failed.*``
+    on failure). A failure is recorded, not raised; a kernel that did not start, retried once."""
     from nbconvert import HTMLExporter
     from papermill.exceptions import PapermillExecutionError
 
-    group_dir, stem = Path(task["group_dir"]), task["stem"]
-    (group_dir / RECORDS / stem).mkdir(parents=True, exist_ok=True)
-    tmp = {ext: temp_name(group_dir / stem, f".part{ext}") for ext in (".ipynb", ".html", ".log")}
+    stem = task["stem"]
+    made = {ext: out / f"{stem}.part{ext}" for ext in (".ipynb", ".html", ".log")}
     record, t0 = {"error": None, "traceback": None, "started": time.strftime(_TIME)}, time.time()
     try:
-        execute_notebook(task["source"], tmp[".ipynb"], parameters=task["parameters"],
-                         env=task["env"], cwd=group_dir, kernel_name=task["kernel_name"],
-                         timeout=task["timeout"], start_timeout=task["start_timeout"],
-                         log=tmp[".log"])
+        execute_notebook(source, made[".ipynb"], parameters=parameters, env=env, cwd=cwd,
+                         kernel_name=task["kernel_name"], timeout=task["timeout"],
+                         start_timeout=task["start_timeout"], log=made[".log"])
     except PapermillExecutionError as err:
         record["error"] = f"{err.ename}: {err.evalue} (cell [{err.exec_count}])"
         record["traceback"] = _ANSI.sub("", "\n".join(err.traceback or []))[-4000:]
-    except Exception as err:  # kernel died, timeout, ...: recorded, the batch goes on
+    except Exception as err:  # kernel died, a cell timed out, ...: recorded, the batch goes on
         record["error"] = f"{type(err).__name__}: {_ANSI.sub('', str(err)).strip()}"
-        if "Kernel didn't respond" in str(err) and "kernel_retry" not in task:  # a busy machine
-            return {**_execute({**task, "kernel_retry": 1}), "kernel_retry": record["error"]}
+        if "Kernel didn't respond" in str(err) and not retried:  # a busy machine
+            for path in made.values():
+                path.unlink(missing_ok=True)
+            again = _execute(source, out, cwd, task, parameters, env, retried=True)
+            return {**again, "kernel_retry": record["error"]}
     record.update(status="failed" if record["error"] else "succeeded",
                   finished=time.strftime(_TIME), seconds=round(time.time() - t0, 2))
-    if tmp[".ipynb"].is_file():
+    if made[".ipynb"].is_file():
         try:
-            tmp[".html"].write_text(HTMLExporter().from_filename(str(tmp[".ipynb"]))[0])
+            made[".html"].write_text(HTMLExporter().from_filename(str(made[".ipynb"]))[0])
         except Exception as err:  # the notebook itself is still worth keeping
             record["html_error"] = f"{type(err).__name__}: {err}"
     name = f"{stem}.failed" if record["error"] else stem
     for key, ext in (("notebook", ".ipynb"), ("html", ".html"), ("log", ".log")):
-        record[key] = f"{name}{ext}" if tmp[ext].is_file() else None
+        record[key] = f"{name}{ext}" if made[ext].is_file() else None
         if record[key]:
-            os.replace(tmp[ext], group_dir / record[key])
+            os.replace(made[ext], out / record[key])
     return record
 
 
-def _folders(runs_dir, data_dir, smoke: bool) -> tuple[Path, str | None]:
+_ONE_AT_A_TIME = threading.Lock()  # a notebook takes over its process's output and environment
+_DATA_FOUND: set = set()  # (dataset, data_dir, $CIFARLAB_DATA_DIR) this worker has loaded
+
+
+def _worker_data(task: dict) -> tuple[str | None, str | None]:
+    """The data folder for this notebook on this worker (smoke: SYNTHETIC, written once in
+    its own Keras cache), or None and why the worker has no CIFAR (full mode)."""
+    if task["smoke"]:
+        sizes = course.SMOKE_TRAIN_PER_CLASS, course.SMOKE_TEST_PER_CLASS
+        return _smoke_data(data.keras_cache_dir() / "cifarlab-smoke" / "-".join(map(str, sizes)),
+                           sizes), None
+    text = task["notebook"].decode("utf-8", "replace")
+    for name, load in (("cifar100", data.load_cifar100), ("cifar10", data.load_cifar10)):
+        key = (name, task["data_dir"], os.environ.get(data.ENV_VAR))
+        if key in _DATA_FOUND or name == "cifar10" and not re.search(r"cifar10\b", text, re.I):
+            continue
+        try:
+            load(task["data_dir"], verbose=False)
+        except (data.DataNotFoundError, data.DownloadError, OSError, ValueError) as err:
+            return None, (f"DataNotFoundError: worker {socket.gethostname()} has no {name} for "
+                          f"this notebook ({err}). Put the official archive in that machine's "
+                          f"Keras cache or set {data.ENV_VAR} where its worker starts.")
+        _DATA_FOUND.add(key)
+    return task["data_dir"], None
+
+
+def _smoke_data(folder: Path, sizes: tuple[int, int]) -> str:
+    """SYNTHETIC CIFAR-100 and CIFAR-10 of ``sizes`` in ``folder``, written once (atomically:
+    another process that writes it too, at the same moment, writes the same bytes)."""
+    if not all((folder / s.folder / s.meta_file).is_file() for s in (data.CIFAR100, data.CIFAR10)):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        part = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.part"))
+        for write in (synthetic.write_synthetic_cifar100, synthetic.write_synthetic_cifar10):
+            write(part, train_per_class=sizes[0], test_per_class=sizes[1], seed=0)
+        with contextlib.suppress(OSError):  # OSError: another process put it there first
+            os.rename(part, folder)
+        shutil.rmtree(part, ignore_errors=True)
+    return str(folder)
+
+
+def run_task(task: dict[str, Any]) -> dict[str, Any]:
+    """On a worker: one notebook in a new temporary folder (a submission's ``files`` unpacked
+    there first). Its record, with ``outputs``: what it made, as a .tar.gz of paths relative
+    to the group's folder (the notebook, its HTML and log, and what it wrote where it ran)."""
+    with _ONE_AT_A_TIME, tempfile.TemporaryDirectory(prefix="cifarlab-task-") as tmp:
+        where = cluster.announce(task["key"])
+        work, out, source = Path(tmp, "work"), Path(tmp, "out"), Path(tmp, "source.ipynb")
+        work.mkdir(), out.mkdir(), source.write_bytes(task["notebook"])
+        if task.get("files"):
+            cluster.unpack(task["files"], work)
+        before = cluster.files_of(work)
+        data_dir, problem = _worker_data(task)
+        if problem:
+            now = time.strftime(_TIME)
+            record = {"status": "failed", "error": problem, "started": now, "finished": now,
+                      "seconds": 0.0, "notebook": None, "html": None, "log": None}
+        else:
+            env = {**task["env"], **({data.ENV_VAR: data_dir} if data_dir else {})}
+            record = _execute(source, out, work, task, {**task["parameters"], "DATA_DIR": data_dir},
+                              env)
+        after = cluster.files_of(work)
+        if gone := sorted(set(before) - set(after)):
+            record["deleted"] = gone  # a submission's own files it removed while it ran
+        files = {name: work / name for name in after if before.get(name) != after[name]}
+        files.update({p.name: p for p in out.iterdir() if p.is_file()})
+        return {**record, "worker": where["worker"], "host": where["host"],
+                "outputs": cluster.pack(files)}
+
+
+def _folders(runs_dir, data_dir, smoke: bool, check_only: bool = False) -> tuple[Path, str | None]:
     """The runs folder (made) and the data folder (smoke: SYNTHETIC CIFAR, written once)."""
     if data_dir is not None and smoke:
         raise ValueError("`data_dir` cannot be combined with smoke=True: smoke mode uses its own "
@@ -265,16 +347,14 @@ def _folders(runs_dir, data_dir, smoke: bool) -> tuple[Path, str | None]:
         raise FileNotFoundError(f"`data_dir` {data_dir} does not exist.")
     if (root := Path(runs_dir).expanduser()).exists() and not root.is_dir():
         raise ValueError(f"`runs_dir` {root} is a file, not a folder.")
+    if check_only:
+        return root, None
     root.mkdir(parents=True, exist_ok=True)
     if not smoke:
         return root.resolve(), data_dir and str(data_dir.resolve())
-    sizes = course.SMOKE_TRAIN_PER_CLASS, course.SMOKE_TEST_PER_CLASS
-    folder = root.resolve() / SMOKE_DATA / f"{sizes[0]}-{sizes[1]}"
-    for spec, write in ((data.CIFAR100, synthetic.write_synthetic_cifar100),
-                        (data.CIFAR10, synthetic.write_synthetic_cifar10)):
-        if not (folder / spec.folder / spec.meta_file).is_file():
-            write(folder, train_per_class=sizes[0], test_per_class=sizes[1], seed=0)
-    return root.resolve(), str(folder)
+    sizes = course.SMOKE_TRAIN_PER_CLASS, course.SMOKE_TEST_PER_CLASS  # for reports here
+    return root.resolve(), _smoke_data(root.resolve() / SMOKE_DATA / f"{sizes[0]}-{sizes[1]}",
+                                       sizes)
 
 
 def _outputs(group_dir: Path, stem: str) -> list[Path]:
@@ -313,19 +393,41 @@ def _move_aside(group_dir: Path, stem: str, old, moved: list[Path]) -> str | Non
     return str(moved[0].relative_to(group_dir))
 
 
-def _run_group(row, sources: dict, root: Path, batch: dict, pool, finish, stop) -> list:
-    """A group's notebooks in turn, until ``stop``: skipped, or "running" in status.json, run."""
+def _write_outputs(group_dir: Path, outputs: bytes, moved: list[Path]) -> None:
+    """A task's outputs into the group's folder, each file renamed into place; a file of the
+    same name already there (not a notebook's own output, those moved before) goes aside."""
+    part = Path(tempfile.mkdtemp(dir=group_dir, prefix=".outputs.part."))
+    try:
+        for name in cluster.unpack(outputs, part):
+            target = group_dir / name
+            if target.exists():
+                if not moved:
+                    moved.append(new_folder(group_dir / PREVIOUS))
+                (moved[0] / name).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(target, moved[0] / name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(part / name, target)
+    finally:
+        shutil.rmtree(part, ignore_errors=True)
+
+
+def _run_group(row, sources: dict, root: Path, batch: dict, submit, finish, stop,
+               files: bytes | None = None) -> list:
+    """A group's notebooks in turn, until ``stop``: skipped, or "running" in status.json, run
+    by ``submit(task)`` (a Dask worker), and what it made written into the group's folder."""
     group_dir, moved, done = root / row.folder, [], []
     for stem, (source, digest) in sources.items():
         if stop.is_set():
             break
-        runs_dir = str(group_dir / RECORDS / stem)
+        runs_dir = f"{RECORDS}/{stem}"  # relative: the task's working folder is the group's
         params = {"SUPERCLASS": row.superclass, "SMOKE": batch["smoke"],
                   "DATA_DIR": batch["data_dir"], "RUNS_DIR": runs_dir, **batch["parameters"]}
+        params = {k: v for k, v in params.items() if k != "SUPERCLASS" or v is not None}
         status = runs.read_status(group_dir) or {}
         old = status.get("notebooks", {}).get(stem)
-        task = {**batch, "group_dir": str(group_dir), "stem": stem, "source": source,
-                "source_sha256": digest, "parameters": params, "previous": None,
+        task = {**batch, "key": f"{stem}-{row.folder}-{secrets.token_hex(4)}", "stem": stem,
+                "group_dir": str(group_dir), "source": source, "source_sha256": digest,
+                "parameters": params, "previous": None, "files": files,
                 "env": {**batch["env"], course.RUNS_ENV: runs_dir},
                 "reason": _rerun_reason(old, group_dir, stem, params, digest, batch["force"])}
         if task["reason"] is None:
@@ -335,17 +437,19 @@ def _run_group(row, sources: dict, root: Path, batch: dict, pool, finish, stop) 
                       classes=list(row.classes))
         status["data_dir"] = batch["data_dir"] or status.get("data_dir")
         status.setdefault("notebooks", {})[stem] = {"status": "running", "reason": task["reason"]}
-        group_dir.mkdir(exist_ok=True)
+        group_dir.mkdir(parents=True, exist_ok=True)
         runs.write_status(group_dir, status)
         task["previous"] = _move_aside(group_dir, stem, old, moved)
         try:
-            record = pool.submit(_execute, task).result()
-        except Exception as err:  # the worker process died, or Ctrl-C stopped it
+            record = submit({**task, "notebook": Path(source).read_bytes()})
+            _write_outputs(group_dir, record.pop("outputs"), moved)
+            task["previous"] = moved and str(moved[0].relative_to(group_dir))
+        except (Exception, CancelledError, asyncio.CancelledError) as err:  # Ctrl-C, a worker
             record = {"status": "interrupted" if stop.is_set() else "failed", "seconds": None,
                       "finished": time.strftime(_TIME), "error": "stopped by Ctrl-C" if
-                      stop.is_set() else f"{type(err).__name__}: {err} (the worker process ended)"}
-        for part in group_dir.glob(f".{stem}.*.part.*"):  # of a stopped run
-            part.unlink(missing_ok=True)
+                      stop.is_set() else f"{type(err).__name__}: {err} (the worker ended)"}
+        for part in group_dir.glob(".*.part*"):  # of a stopped run
+            shutil.rmtree(part) if part.is_dir() else part.unlink(missing_ok=True)
         status["notebooks"][stem] = entry = {
             **record, **{k: task[k] for k in ("parameters", "source", "source_sha256", "smoke",
                                               "data_dir", "previous", "reason")},
@@ -360,55 +464,32 @@ def _summary(row: assign.GroupAssignment, task: dict, entry: dict) -> NotebookRu
     at = [entry.get(k) and os.path.join(task["group_dir"], entry[k]) for k in ("notebook", "html")]
     why = task["reason"] or "succeeded earlier with the same parameters (force re-runs it)"
     return NotebookRun(row.group, row.superclass, task["stem"], entry["status"],
-                       entry.get("seconds"), entry.get("error"), *at, task["previous"], why)
+                       entry.get("seconds"), entry.get("error"), *at, task["previous"], why,
+                       entry.get("worker"), tuple(entry.get("worker_retries") or ()))
 
 
-def run_notebooks(
-    assignments: assign.Assignments | str | os.PathLike,
-    notebooks: Sequence[str | os.PathLike] | None = None, *,
-    notebooks_dir: str | os.PathLike = "notebooks", runs_dir: str | os.PathLike = "runs",
-    groups: Sequence[str] | None = None, jobs: int = 1, smoke: bool = False,
-    force: bool = False, data_dir: str | os.PathLike | None = None,
-    parameters: Mapping[str, Any] | None = None, kernel_name: str = "python3",
-    timeout: float | None = None, start_timeout=None, verbose: bool = True, out=None,
-) -> BatchResult:
-    """Run ``notebooks`` (:func:`find_notebooks`; None: all) for each group of ``assignments``
-    (or its CSV), ``jobs`` groups at a time, in the group's folder with ``SUPERCLASS``, ``SMOKE``,
-    ``DATA_DIR``, ``RUNS_DIR`` and ``parameters`` set; what succeeded with the same inputs is
-    skipped unless ``force``. ``smoke``: small SYNTHETIC data. ``timeout``: seconds per cell;
-    ``start_timeout``: per kernel ($CIFARLAB_KERNEL_START_TIMEOUT, 300). Ctrl-C: BatchInterrupted"""
+def _run_batch(client, plan, root: Path, batch: dict, *, jobs: int, verbose: bool, out,
+               t0: float) -> BatchResult:
+    """Each ``(row, sources, files)`` of ``plan`` by :func:`_run_group`, ``jobs`` groups at a
+    time, every notebook a task for ``client``'s Dask cluster."""
     from tqdm.auto import tqdm
 
-    t0 = time.perf_counter()
-    _check_setup(kernel_name)
-    if not isinstance(assignments, assign.Assignments):
-        assignments = assign.read_assignments(assignments)
-    jobs = integer("jobs", jobs)
-    timeout = None if timeout is None else number("timeout", timeout, low=0, low_open=True)
-    start_timeout = _start_timeout(start_timeout)
-    for flag, value in (("smoke", smoke), ("force", force), ("verbose", verbose)):
-        if not isinstance(value, bool):
-            raise TypeError(f"`{flag}` must be True or False. Received: {flag}={value!r}.")
-    for name, value in (parameters or {}).items():
-        _check_parameter(name, value)
-    if groups is not None and not (groups := [groups] if isinstance(groups, str) else groups):
-        raise ValueError("`groups` is empty: name at least one group, or pass None for all.")
-    try:
-        selected = list(dict.fromkeys(assignments[g] for g in groups or assignments.names))
-    except KeyError as err:
-        raise ValueError(str(err.args[0])) from None
-    paths = find_notebooks(notebooks, notebooks_dir=notebooks_dir)
-    root, data_dir = _folders(runs_dir, data_dir, smoke)
-    env = {course.SMOKE_ENV: "1" if smoke else None, data.ENV_VAR: data_dir,
-           "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}  # figures in the HTML
-    batch = {"smoke": smoke, "data_dir": data_dir, "kernel_name": kernel_name, "force": force,
-             "timeout": timeout, "start_timeout": start_timeout, "env": env,
-             "parameters": dict(parameters or {})}
-    sources = {p.stem: (str(p.resolve()), hashlib.sha256(p.read_bytes()).hexdigest())
-               for p in paths}
-    lock, out = threading.Lock(), sys.stderr if out is None else out
-    bar = tqdm(total=len(selected) * len(paths), desc="notebooks", unit="nb", file=out,
+    lock, stop, inflight = threading.Lock(), threading.Event(), set()
+
+    def submit(task: dict) -> dict:
+        future = client.submit(run_task, task, key=task["key"], pure=False)
+        with lock:
+            inflight.add(future)
+        try:
+            record = future.result()
+        finally:
+            with lock:
+                inflight.discard(future)
+        if len(started := cluster.starts(client, task["key"])) > 1:  # its worker died
+            record["worker_retries"] = [s["worker"] for s in started[:-1]]
+        return record
+
+    bar = tqdm(total=sum(len(p[1]) for p in plan), desc="notebooks", unit="nb", file=out,
                disable=not verbose)
 
     def finish(run: NotebookRun) -> NotebookRun:
@@ -418,25 +499,80 @@ def run_notebooks(
                 bar.write(str(run), file=out)
         return run
 
-    # groups in threads, each notebook in a worker process (spawn: no inherited TensorFlow)
-    spawn, stop = multiprocessing.get_context("spawn"), threading.Event()
-    deaf = {"initializer": signal.signal, "initargs": (signal.SIGINT, signal.SIG_IGN)}
-    with bar, ProcessPoolExecutor(min(jobs, len(selected)), mp_context=spawn, **deaf) as pool, \
-            ThreadPoolExecutor(jobs) as threads:
-        done = [threads.submit(_run_group, row, sources, root, batch, pool, finish, stop)
-                for row in selected]
+    with bar, ThreadPoolExecutor(jobs) as threads:
+        done = [threads.submit(_run_group, row, sources, root, batch, submit, finish, stop,
+                               files) for row, sources, files in plan]
         try:
             wait(done)
-        except KeyboardInterrupt:  # the workers ignore it: stop them, record what they ran
+        except KeyboardInterrupt:  # cancel what runs, record it, close the cluster
             stop.set()
-            for worker in list((getattr(pool, "_processes", None) or {}).values()):
-                worker.terminate()
+            with lock:
+                client.cancel(list(inflight))
             wait(done)
-        result = BatchResult(tuple(run for group in done for run in group.result()), root,
-                             smoke, time.perf_counter() - t0)
+    result = BatchResult(tuple(run for group in done for run in group.result()), root,
+                         batch["smoke"], time.perf_counter() - t0)
     if stop.is_set():
         raise BatchInterrupted(result)
     return result
+
+
+def run_notebooks(
+    assignments: assign.Assignments | str | os.PathLike,
+    notebooks: Sequence[str | os.PathLike] | None = None, *,
+    notebooks_dir: str | os.PathLike = "notebooks", runs_dir: str | os.PathLike = "runs",
+    groups: Sequence[str] | None = None, jobs: int | None = None, scheduler: str | None = None,
+    smoke: bool = False, force: bool = False, data_dir: str | os.PathLike | None = None,
+    parameters: Mapping[str, Any] | None = None, kernel_name: str = "python3",
+    timeout: float | None = None, start_timeout=None, verbose: bool = True, out=None,
+) -> BatchResult:
+    """Run ``notebooks`` (:func:`find_notebooks`; None: all) for each group of ``assignments``
+    (or its CSV) with ``SUPERCLASS``, ``SMOKE``, ``DATA_DIR``, ``RUNS_DIR`` and ``parameters``
+    set, each notebook a task on the Dask cluster at ``scheduler`` (None: a LocalCluster of
+    ``jobs`` workers here), ``jobs`` groups at a time (None: 1 here, the cluster's threads
+    there); its outputs land in ``runs_dir/<group>/``. What succeeded with the same inputs is
+    skipped unless ``force``. ``smoke``: small SYNTHETIC data. ``timeout``: seconds per cell;
+    ``start_timeout``: per kernel ($CIFARLAB_KERNEL_START_TIMEOUT, 300). Ctrl-C: BatchInterrupted"""
+    t0 = time.perf_counter()
+    _check_setup(kernel_name)
+    if not isinstance(assignments, assign.Assignments):
+        assignments = assign.read_assignments(assignments)
+    batch = _batch_settings(jobs=jobs, smoke=smoke, force=force, verbose=verbose,
+                            timeout=timeout, start_timeout=start_timeout, parameters=parameters,
+                            kernel_name=kernel_name)
+    if groups is not None and not (groups := [groups] if isinstance(groups, str) else groups):
+        raise ValueError("`groups` is empty: name at least one group, or pass None for all.")
+    try:
+        selected = list(dict.fromkeys(assignments[g] for g in groups or assignments.names))
+    except KeyError as err:
+        raise ValueError(str(err.args[0])) from None
+    paths = find_notebooks(notebooks, notebooks_dir=notebooks_dir)
+    sources = {p.stem: (str(p.resolve()), hashlib.sha256(p.read_bytes()).hexdigest())
+               for p in paths}
+    _folders(runs_dir, data_dir, smoke, check_only=True)
+    with cluster.connect(scheduler, workers=min(jobs or 1, len(selected))) as client:
+        root, batch["data_dir"] = _folders(runs_dir, data_dir, smoke)
+        return _run_batch(client, [(row, sources, None) for row in selected], root, batch,
+                          jobs=jobs or (cluster.worker_threads(client) if scheduler else 1),
+                          verbose=verbose, out=sys.stderr if out is None else out, t0=t0)
+
+
+def _batch_settings(*, jobs, smoke, force, verbose, timeout, start_timeout, parameters,
+                    kernel_name) -> dict[str, Any]:
+    """The settings every task of a batch shares, checked (ValueError/TypeError)."""
+    if jobs is not None:
+        integer("jobs", jobs)
+    for flag, value in (("smoke", smoke), ("force", force), ("verbose", verbose)):
+        if not isinstance(value, bool):
+            raise TypeError(f"`{flag}` must be True or False. Received: {flag}={value!r}.")
+    for name, value in (parameters or {}).items():
+        _check_parameter(name, value)
+    env = {course.SMOKE_ENV: "1" if smoke else None,
+           "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}  # figures in the HTML
+    return {"smoke": smoke, "kernel_name": kernel_name, "force": force, "env": env,
+            "timeout": None if timeout is None else number("timeout", timeout, low=0,
+                                                           low_open=True),
+            "start_timeout": _start_timeout(start_timeout), "parameters": dict(parameters or {})}
 
 
 @dataclass(frozen=True)

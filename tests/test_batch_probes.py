@@ -12,7 +12,6 @@ import json
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -26,12 +25,13 @@ SMOKE = False
 DATA_DIR = None
 RUNS_DIR = "runs"
 MAIN_PID = 0
+PID_FILE = "kernel.pid"
 """
 
 # The kernel notes its pid and presses Ctrl-C for the instructor, which a terminal sends to
-# run-notebooks and to its worker processes (the kernel's parent); then it would sleep 5 min.
+# run-notebooks and to its Dask worker (the kernel's parent); then it would sleep 5 min.
 STOP = """import os, pathlib, signal, time
-pathlib.Path("kernel.pid").write_text(str(os.getpid()))
+pathlib.Path(PID_FILE).write_text(str(os.getpid()))
 os.kill(os.getppid(), signal.SIGINT)
 time.sleep(1)
 os.kill(MAIN_PID, signal.SIGINT)
@@ -90,8 +90,9 @@ def test_ctrl_c_stops_the_worker_records_it_and_keeps_what_was_moved_aside(tmp_p
         mp.setenv("KERAS_HOME", str(tmp_path / "keras"))
         with pytest.raises(KeyboardInterrupt) as info:  # a raw one fails below, pytest goes on
             notebook_runs.run_notebooks(table, [notebook], runs_dir=tmp_path / "runs",
-                                        verbose=False, start_timeout=600,
-                                        parameters={"MAIN_PID": os.getpid()})
+                                        smoke=True, verbose=False, start_timeout=600,
+                                        parameters={"MAIN_PID": os.getpid(),
+                                                    "PID_FILE": str(tmp_path / "kernel.pid")})
     assert isinstance(info.value, notebook_runs.BatchInterrupted), info.value
     result = info.value.result
     assert not result.ok and not result.succeeded
@@ -107,7 +108,7 @@ def test_ctrl_c_stops_the_worker_records_it_and_keeps_what_was_moved_aside(tmp_p
     assert not (group_dir / "01_stop.ipynb").exists()  # nothing claims to be its output
     assert not list((tmp_path / "runs").rglob(".*.part*"))  # the stale one too
     # the worker was stopped, and so its kernel (which would sleep 5 minutes) ends
-    pid, deadline = int((group_dir / "kernel.pid").read_text()), time.monotonic() + 60
+    pid, deadline = int((tmp_path / "kernel.pid").read_text()), time.monotonic() + 60
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not alive(pid)
@@ -133,16 +134,16 @@ def group(tmp_path, monkeypatch):
         group.behave(len(calls))
 
     monkeypatch.setattr(notebook_runs, "execute_notebook", execute)
+    monkeypatch.setattr(notebook_runs, "_worker_data", lambda task: (None, None))  # no CIFAR
 
     class Group:
         folder = tmp_path / row.folder
         behave = None
 
-        def run(self):
-            with ThreadPoolExecutor(1) as pool:
-                done = notebook_runs._run_group(row, {"01_x": (str(source), digest(source))},
-                                                tmp_path, batch, pool, lambda r: r,
-                                                threading.Event())
+        def run(self):  # the task runs here, as a Dask worker would run it
+            done = notebook_runs._run_group(row, {"01_x": (str(source), digest(source))},
+                                            tmp_path, batch, notebook_runs.run_task,
+                                            lambda r: r, threading.Event())
             return done[0], runs.read_status(self.folder)["notebooks"]["01_x"]
 
     group = Group()
