@@ -91,6 +91,19 @@ def cmd_run_notebooks(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    from cifarlab import grade
+
+    files = grade.grade(args.submissions, out_dir=args.out, assignments=args.assignments,
+                        scheduler=args.scheduler, jobs=args.jobs, smoke=args.smoke,
+                        force=args.force, data_dir=args.data_dir, timeout=args.timeout,
+                        kernel_name=args.kernel)
+    print(files.markdown.read_text())
+    print(f"Wrote {files.csv}, {files.markdown} and {files.html}; each group's executed "
+          f"notebooks are in {files.csv.parent}/<group>/.")
+    return 0 if (files.table["status"] == "succeeded").all() else 1
+
+
 def cmd_results(args: argparse.Namespace) -> int:
     files = notebook_runs.write_results(args.runs_dir, out_dir=args.out)
     print(files.markdown.read_text())
@@ -172,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "--previous": {**path, "help": "earlier assignments.csv whose groups keep their "
                                "superclass (default: OUT/assignments.csv when it exists)"},
                 "--fresh": {**flag, "help": "ignore OUT/assignments.csv (it is moved aside)"}})
+    _batch_commands(sub, path, count, flag)
+    return parser
+
+
+def _batch_commands(sub, path: dict, count: dict, flag: dict) -> None:
+    """``run-notebooks``, ``grade``, ``results``, ``exercises``, ``report``."""
     _command(sub, "run-notebooks", cmd_run_notebooks, "run notebooks for every group with "
              "papermill, into runs/<group>/", "Run the notebooks for every group of an "
              "assignment on a Dask cluster (--scheduler) or on this machine, groups in "
@@ -194,6 +213,24 @@ def build_parser() -> argparse.ArgumentParser:
                                    "help": "a notebook parameter, e.g. -p EPOCHS 30"},
                 "--timeout": {"type": float, "help": "seconds a single cell may run"},
                 "--kernel": {"default": "python3", "help": "Jupyter kernel (default: python3)"}})
+    _command(sub, "grade", cmd_grade, "run and grade what groups handed in (one folder per "
+             "group), into grading/", "Run every group's submitted notebooks, each in a copy of "
+             "its folder, on a Dask cluster (--scheduler) or here, and tabulate per group and "
+             "notebook the exercise checks, test accuracy, time and errors (grades.csv, .md, "
+             ".html). A submission is code: see docs/instructors.md. Exit status 1 if any "
+             "notebook failed.",
+             submissions={**path, "help": "folder with one folder per group"},
+             **{"--out": {**path, "default": Path("grading"), "help": "default: grading"},
+                "--assignments": {**path, "help": "assignments.csv: sets each group's SUPERCLASS"
+                                  " (default: the notebook's own)"},
+                "--scheduler": {"metavar": "ADDRESS", "help": "a running Dask scheduler"},
+                "--jobs": {**count, "help": "groups graded at the same time"},
+                "--smoke": {**flag, "help": "a quick check on SYNTHETIC data"},
+                "--force": {**flag, "help": "run again what ran with the same inputs"},
+                "--data-dir": {**path, "help": "CIFAR-100 folder or archive on the workers"},
+                "--timeout": {"type": float, "default": 1800.0,
+                              "help": "seconds a single cell may run (default 1800)"},
+                "--kernel": {"default": "python3", "help": "Jupyter kernel (default: python3)"}})
     _command(sub, "results", cmd_results, "collect every recorded run into one table (CSV, "
              "Markdown, chart)", runs_dir={**path, "nargs": "?", "default": Path("runs")},
              **{"--out": {**path, "help": "folder to write into (default: RUNS_DIR)"}})
@@ -204,7 +241,6 @@ def build_parser() -> argparse.ArgumentParser:
                                            "(runs/<group>)"},
              **{"--out": {**path, "help": "folder to write into (default: PATH/report)"},
                 "--data-dir": {**path, "help": "CIFAR-100 folder or archive (test-split figures)"}})
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

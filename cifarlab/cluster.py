@@ -27,7 +27,7 @@ def connect(scheduler: str | None = None, *, workers: int = 1):
 
     if scheduler is None:
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None, memory_limit=0,
+                          dashboard_address=":0", memory_limit=0,  # any free port
                           silence_logs=logging.ERROR) as local, Client(local) as client:
             yield client
         return

@@ -271,6 +271,7 @@ def _execute(source: Path, out: Path, cwd: Path, task: dict, parameters: dict, e
 
 _ONE_AT_A_TIME = threading.Lock()  # a notebook takes over its process's output and environment
 _DATA_FOUND: set = set()  # (dataset, data_dir, $CIFARLAB_DATA_DIR) this worker has loaded
+_USES_CIFAR100 = r"load_cifar100|load_notebook_data|get_cifar"  # in a notebook's source
 
 
 def _worker_data(task: dict) -> tuple[str | None, str | None]:
@@ -281,9 +282,10 @@ def _worker_data(task: dict) -> tuple[str | None, str | None]:
         return _smoke_data(data.keras_cache_dir() / "cifarlab-smoke" / "-".join(map(str, sizes)),
                            sizes), None
     text = task["notebook"].decode("utf-8", "replace")
-    for name, load in (("cifar100", data.load_cifar100), ("cifar10", data.load_cifar10)):
+    for name, load, used in (("cifar100", data.load_cifar100, _USES_CIFAR100),
+                             ("cifar10", data.load_cifar10, r"cifar10\b")):
         key = (name, task["data_dir"], os.environ.get(data.ENV_VAR))
-        if key in _DATA_FOUND or name == "cifar10" and not re.search(r"cifar10\b", text, re.I):
+        if key in _DATA_FOUND or not re.search(used, text, re.I):
             continue
         try:
             load(task["data_dir"], verbose=False)
@@ -575,6 +577,19 @@ def _batch_settings(*, jobs, smoke, force, verbose, timeout, start_timeout, para
             "start_timeout": _start_timeout(start_timeout), "parameters": dict(parameters or {})}
 
 
+def _exercises_of(table: pd.DataFrame) -> list[str | None]:
+    """Per run of a batch: "passed/checked" of the exercise checks its notebook recorded."""
+    from cifarlab.exercises import collect_results
+
+    folders = [Path(p).parent if nb else None
+               for p, nb in zip(table["path"], table["notebook"], strict=True)]
+    scores = {None: None}
+    for folder in set(folders) - {None}:
+        checks = collect_results(folder)
+        scores[folder] = f"{int(checks['passed'].sum())}/{len(checks)}" if len(checks) else None
+    return [scores[folder] for folder in folders]
+
+
 @dataclass(frozen=True)
 class ResultsFiles:
     """What :func:`write_results` wrote: the table as CSV and Markdown, and the chart."""
@@ -607,8 +622,9 @@ def results_markdown(table, root) -> str:
 
 def write_results(runs_dir: str | os.PathLike = "runs", *,
                   out_dir: str | os.PathLike | None = None) -> ResultsFiles:
-    """``results.csv`` (every column of :func:`cifarlab.runs.runs_table`), ``results.md``
-    and ``results.png`` (test accuracy per group and model) in ``out_dir`` (or ``runs_dir``)."""
+    """``results.csv`` (every column of :func:`cifarlab.runs.runs_table`, and ``exercises``:
+    the checks passed in the notebook that made the run), ``results.md`` and ``results.png``
+    (test accuracy per group and model) in ``out_dir`` (or ``runs_dir``)."""
     import matplotlib.pyplot as plt
 
     from cifarlab import plots
@@ -618,6 +634,7 @@ def write_results(runs_dir: str | os.PathLike = "runs", *,
         raise ValueError(f"No recorded runs under {root}: a run is a folder with config.json and"
                          " metrics.json (cifarlab.train.train records them; cifarlab "
                          "run-notebooks puts them in runs/<group>/records/).")
+    table.insert(table.columns.get_loc("test_accuracy"), "exercises", _exercises_of(table))
     out = root if out_dir is None else Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     files = ResultsFiles(out / "results.csv", out / "results.md", out / "results.png",

@@ -151,7 +151,8 @@ def test_a_second_batch_skips_what_succeeded(cluster_batch, dask_cluster):
 
 
 def test_a_worker_without_cifar_fails_that_notebook_clearly(dask_cluster, tmp_path):
-    make_notebook(tmp_path / "notebooks" / "01_where.ipynb", WHERE)
+    make_notebook(tmp_path / "notebooks" / "01_where.ipynb",
+                  "from cifarlab import data\ncifar = data.load_cifar100(DATA_DIR)")
     table = assign.assign_superclasses(["Group A"], salt="test")
     result = notebook_runs.run_notebooks(table, notebooks_dir=tmp_path / "notebooks",
                                          runs_dir=tmp_path / "runs", scheduler=dask_cluster[0],

@@ -10,7 +10,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cifarlab"
-MAX_LINES = 5_600  # was 5,500; issue 14 added about 220 lines of input checks and safe writes
+MAX_LINES = 6_100  # was 5,500; issue 14 added about 220 lines of checks and safe writes, issue 16
+# about 450 of instructor tools (cluster.py: the Dask engine; grade.py: grading submissions)
 EXERCISES = PACKAGE / "exercises"
 MAX_EXERCISE_LINES = 2_800  # 9 modules of about 280 lines and the shared machinery
 MAX_FUNCTION_LINES = 80

@@ -94,7 +94,7 @@ def test_what_the_notebook_runner_imports_is_declared_in_the_instructor_extra():
     extras = _pyproject()["project"]["optional-dependencies"]
     source = (ROOT / "cifarlab" / "notebook_runs.py").read_text()
     needed = re.search(r"needs = \(([^)]*)\)", source).group(1)
-    modules = {m.strip(" '\"").replace("_", "-") for m in needed.split(",") if m.strip()}
+    modules = {m.strip().strip("'\"").replace("_", "-") for m in needed.split(",") if m.strip()}
     declared = {_name(r).replace("_", "-") for r in extras["instructor"]}
     assert modules <= declared, modules - declared
 
