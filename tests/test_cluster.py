@@ -95,7 +95,7 @@ def dask_cluster(tmp_path_factory):
             proc.terminate()
         for proc in procs:
             try:
-                proc.wait(30)
+                proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
         log.close()
@@ -173,6 +173,21 @@ def test_an_unreachable_scheduler_is_a_clear_error_before_anything_runs(tmp_path
                                     runs_dir=tmp_path / "runs",
                                     scheduler=f"tcp://127.0.0.1:{free_port()}", smoke=True)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_smoke_grading_runs_on_the_cluster(dask_cluster, tmp_path):
+    from cifarlab import grade
+
+    subs = tmp_path / "submissions"
+    make_notebook(subs / "Group A" / "01_where.ipynb", WHERE)
+    make_notebook(subs / "Group B" / "01_where.ipynb", "raise ValueError('not done yet')")
+    files = grade.grade(subs, out_dir=tmp_path / "grading", scheduler=dask_cluster[0],
+                        smoke=True, timeout=120, verbose=False, **START)
+    rows = {r.group: r for r in files.table.itertuples()}
+    assert rows["Group A"].status == "succeeded" and rows["Group B"].status == "failed"
+    assert "ValueError: not done yet" in rows["Group B"].error
+    assert (tmp_path / "grading" / "Group_A" / "where.txt").is_file()
+    assert files.html.is_file() and files.csv.is_file()
 
 
 def test_a_worker_killed_mid_notebook_is_replaced_and_the_retry_recorded(dask_cluster, tmp_path):

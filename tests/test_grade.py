@@ -79,7 +79,7 @@ def graded(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KERAS_HOME", str(root / "keras"))
         files = grade.grade(subs, out_dir=root / "grading", assignments=csv, smoke=True, jobs=2,
-                            timeout=30, start_timeout=900, verbose=False)
+                            timeout=12, start_timeout=900, verbose=False)
     return root, table, files, before
 
 
@@ -130,7 +130,7 @@ def test_a_second_grading_runs_only_what_changed(graded, tmp_path, monkeypatch):
     root, _, _, _ = graded
     monkeypatch.setenv("KERAS_HOME", str(root / "keras"))
     again = grade.grade(root / "submissions", out_dir=root / "grading",
-                        assignments=root / "assignments.csv", smoke=True, timeout=30,
+                        assignments=root / "assignments.csv", smoke=True, timeout=12,
                         start_timeout=900, verbose=False)
     # what succeeded is kept as graded; what failed runs again (and fails again)
     assert set(again.table["status"]) == {"succeeded", "failed"} and len(again.table) == 4
