@@ -36,6 +36,7 @@ BENCHMARKS = [
     "bench_scaling",
     "bench_demo",
     "bench_synthetic",
+    "bench_precision",
     "bench_notebooks",
 ]
 #: The order of the doc: the issue's numbering.
@@ -48,8 +49,9 @@ DOC_ORDER = [
     "bench_notebooks",  # 5, the notebooks
     "bench_scaling",  # 6
     "bench_synthetic",  # 7: SYNTHETIC data that behaves like CIFAR (issue 13)
+    "bench_precision",  # 8: precision and the roofline (issue 15)
 ]
-NUMBERS = {name: n for n, name in zip([1, 2, 3, 4, 5, 5, 6, 7], DOC_ORDER, strict=True)}
+NUMBERS = {name: n for n, name in zip([1, 2, 3, 4, 5, 5, 6, 7, 8], DOC_ORDER, strict=True)}
 
 #: ``make bench`` must finish in 20 minutes on 2 cores; the notebooks' full runs get
 #: what the others leave of this (with a margin for writing the doc).

@@ -28,7 +28,7 @@ def test_benchmark_runs_tiny_and_agrees(name):
 
 def test_every_issue_benchmark_is_run():
     assert sorted(run_all.BENCHMARKS) == sorted(run_all.DOC_ORDER)
-    assert len(run_all.DOC_ORDER) == 8  # 1-7, the fifth in two parts (demo, notebooks)
+    assert len(run_all.DOC_ORDER) == 9  # 1-8, the fifth in two parts (demo, notebooks)
 
 
 def test_resize_matches_bilinear_of_tensorflow():
