@@ -7,11 +7,9 @@ A submission is code: it runs with the instructor's rights on the worker. It run
 temporary copy of the group's folder and only what it made comes back, into
 ``OUT/<group>/``; the submissions are never written. docs/instructors.md says more."""
 
-import hashlib
 import html
 import os
 import re
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -96,21 +94,16 @@ def grade(submissions_dir: str | os.PathLike, *, out_dir: str | os.PathLike = "g
     batch = notebook_runs._batch_settings(jobs=jobs, smoke=smoke, force=force, verbose=verbose,
                                           timeout=timeout, start_timeout=start_timeout,
                                           parameters=None, kernel_name=kernel_name)
-    plan = [(rows[name], {stem: (str(p.resolve()), hashlib.sha256(p.read_bytes()).hexdigest())
-                          for stem, p in notebooks.items()},
+    plan = [(rows[name], notebook_runs._sources(notebooks.values()),
              _group_files(Path(submissions_dir).expanduser() / name))
             for name, notebooks in submissions.items()]
-    notebook_runs._folders(out_dir, data_dir, smoke, check_only=True)
-    with cluster.connect(scheduler, workers=min(jobs or 1, len(plan))) as client:
-        root, batch["data_dir"] = notebook_runs._folders(out_dir, data_dir, smoke)
-        try:
-            result = notebook_runs._run_batch(
-                client, plan, root, batch, verbose=verbose, out=out or sys.stderr, t0=t0,
-                jobs=jobs or (cluster.worker_threads(client) if scheduler else 1))
-        except notebook_runs.BatchInterrupted as stopped:
-            write_grades(root, stopped.result)
-            raise
-    return write_grades(root, result)
+    try:
+        result = notebook_runs._run_batch(plan, out_dir, data_dir, batch, scheduler=scheduler,
+                                          jobs=jobs, verbose=verbose, out=out, t0=t0)
+    except notebook_runs.BatchInterrupted as stopped:
+        write_grades(stopped.result.runs_dir, stopped.result)
+        raise
+    return write_grades(result.runs_dir, result)
 
 
 def grades_table(root: Path, result: notebook_runs.BatchResult) -> pd.DataFrame:
@@ -127,7 +120,7 @@ def grades_table(root: Path, result: notebook_runs.BatchResult) -> pd.DataFrame:
                "seconds": entry.get("seconds"), "exercises": None, "test_accuracy": None,
                "runs": 0, "error": entry.get("error") or None}
         if not checks.empty:
-            row["exercises"] = f"{int(checks['passed'].sum())}/{len(checks)}"
+            row["exercises"] = notebook_runs.exercise_score(checks)
             row.update({f"ex{n}": "✓" if ok else "✗"
                         for n, ok in zip(checks["exercise"], checks["passed"], strict=True)})
         trained = runs.runs_table(records) if records.is_dir() else pd.DataFrame()

@@ -278,9 +278,7 @@ def _worker_data(task: dict) -> tuple[str | None, str | None]:
     """The data folder for this notebook on this worker (smoke: SYNTHETIC, written once in
     its own Keras cache), or None and why the worker has no CIFAR (full mode)."""
     if task["smoke"]:
-        sizes = course.SMOKE_TRAIN_PER_CLASS, course.SMOKE_TEST_PER_CLASS
-        return _smoke_data(data.keras_cache_dir() / "cifarlab-smoke" / "-".join(map(str, sizes)),
-                           sizes), None
+        return _smoke_data(data.keras_cache_dir() / "cifarlab-smoke"), None
     text = task["notebook"].decode("utf-8", "replace")
     for name, load, used in (("cifar100", data.load_cifar100, _USES_CIFAR100),
                              ("cifar10", data.load_cifar10, r"cifar10\b")):
@@ -297,9 +295,11 @@ def _worker_data(task: dict) -> tuple[str | None, str | None]:
     return task["data_dir"], None
 
 
-def _smoke_data(folder: Path, sizes: tuple[int, int]) -> str:
-    """SYNTHETIC CIFAR-100 and CIFAR-10 of ``sizes`` in ``folder``, written once (atomically:
-    another process that writes it too, at the same moment, writes the same bytes)."""
+def _smoke_data(parent: Path) -> str:
+    """SYNTHETIC CIFAR-100 and CIFAR-10 of smoke size in ``parent/<train>-<test>``, written
+    once (atomically: another process that writes it too, at once, writes the same bytes)."""
+    sizes = course.SMOKE_TRAIN_PER_CLASS, course.SMOKE_TEST_PER_CLASS
+    folder = parent / f"{sizes[0]}-{sizes[1]}"
     if not all((folder / s.folder / s.meta_file).is_file() for s in (data.CIFAR100, data.CIFAR10)):
         folder.parent.mkdir(parents=True, exist_ok=True)
         part = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.part"))
@@ -354,9 +354,7 @@ def _folders(runs_dir, data_dir, smoke: bool, check_only: bool = False) -> tuple
     root.mkdir(parents=True, exist_ok=True)
     if not smoke:
         return root.resolve(), data_dir and str(data_dir.resolve())
-    sizes = course.SMOKE_TRAIN_PER_CLASS, course.SMOKE_TEST_PER_CLASS  # for reports here
-    return root.resolve(), _smoke_data(root.resolve() / SMOKE_DATA / f"{sizes[0]}-{sizes[1]}",
-                                       sizes)
+    return root.resolve(), _smoke_data(root.resolve() / SMOKE_DATA)  # for reports here
 
 
 def _outputs(group_dir: Path, stem: str) -> list[Path]:
@@ -395,10 +393,11 @@ def _move_aside(group_dir: Path, stem: str, old, moved: list[Path]) -> str | Non
     return str(moved[0].relative_to(group_dir))
 
 
-def _write_outputs(group_dir: Path, outputs: bytes, moved: list[Path]) -> None:
+def _write_outputs(group_dir: Path, outputs: bytes, moved: list[Path]) -> bool:
     """A task's outputs into the group's folder, each file renamed into place; a file of the
-    same name already there (not a notebook's own output, those moved before) goes aside."""
-    part = Path(tempfile.mkdtemp(dir=group_dir, prefix=".outputs.part."))
+    same name already there (not a notebook's own output, those moved before) goes aside.
+    Whether one did."""
+    part, aside = Path(tempfile.mkdtemp(dir=group_dir, prefix=".outputs.part.")), False
     try:
         for name in cluster.unpack(outputs, part):
             target = group_dir / name
@@ -407,10 +406,12 @@ def _write_outputs(group_dir: Path, outputs: bytes, moved: list[Path]) -> None:
                     moved.append(new_folder(group_dir / PREVIOUS))
                 (moved[0] / name).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(target, moved[0] / name)
+                aside = True
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(part / name, target)
     finally:
         shutil.rmtree(part, ignore_errors=True)
+    return aside
 
 
 def _run_group(row, sources: dict, root: Path, batch: dict, submit, finish, stop,
@@ -444,8 +445,8 @@ def _run_group(row, sources: dict, root: Path, batch: dict, submit, finish, stop
         task["previous"] = _move_aside(group_dir, stem, old, moved)
         try:
             record = submit({**task, "notebook": Path(source).read_bytes()})
-            _write_outputs(group_dir, record.pop("outputs"), moved)
-            task["previous"] = moved and str(moved[0].relative_to(group_dir))
+            if _write_outputs(group_dir, record.pop("outputs"), moved):
+                task["previous"] = str(moved[0].relative_to(group_dir))
         except (Exception, CancelledError, asyncio.CancelledError) as err:  # Ctrl-C, a worker
             record = {"status": "interrupted" if stop.is_set() else "failed", "seconds": None,
                       "finished": time.strftime(_TIME), "error": "stopped by Ctrl-C" if
@@ -470,10 +471,28 @@ def _summary(row: assign.GroupAssignment, task: dict, entry: dict) -> NotebookRu
                        entry.get("worker"), tuple(entry.get("worker_retries") or ()))
 
 
-def _run_batch(client, plan, root: Path, batch: dict, *, jobs: int, verbose: bool, out,
-               t0: float) -> BatchResult:
-    """Each ``(row, sources, files)`` of ``plan`` by :func:`_run_group`, ``jobs`` groups at a
-    time, every notebook a task for ``client``'s Dask cluster."""
+def _sources(paths) -> dict[str, tuple[str, str]]:
+    """``{stem: (path, SHA-256 of its bytes)}`` of the notebooks at ``paths``."""
+    return {p.stem: (str(p.resolve()), hashlib.sha256(p.read_bytes()).hexdigest())
+            for p in paths}
+
+
+def _run_batch(plan, runs_dir, data_dir, batch: dict, *, scheduler: str | None,
+               jobs: int | None, verbose: bool, out, t0: float) -> BatchResult:
+    """Each ``(row, sources, files)`` of ``plan`` by :func:`_run_group` into ``runs_dir``,
+    ``jobs`` groups at a time, every notebook a task on the Dask cluster at ``scheduler``
+    (None: a LocalCluster of ``jobs`` workers here). Folders are checked before connecting."""
+    _folders(runs_dir, data_dir, batch["smoke"], check_only=True)
+    with cluster.connect(scheduler, workers=min(jobs or 1, len(plan))) as client:
+        root, batch["data_dir"] = _folders(runs_dir, data_dir, batch["smoke"])
+        return _run_on(client, plan, root, batch, verbose=verbose, t0=t0,
+                       jobs=jobs or (cluster.worker_threads(client) if scheduler else 1),
+                       out=sys.stderr if out is None else out)
+
+
+def _run_on(client, plan, root: Path, batch: dict, *, jobs: int, verbose: bool, out,
+            t0: float) -> BatchResult:
+    """:func:`_run_batch` on ``client``'s cluster, into the folder ``root``."""
     from tqdm.auto import tqdm
 
     lock, stop, inflight = threading.Lock(), threading.Event(), set()
@@ -547,15 +566,9 @@ def run_notebooks(
         selected = list(dict.fromkeys(assignments[g] for g in groups or assignments.names))
     except KeyError as err:
         raise ValueError(str(err.args[0])) from None
-    paths = find_notebooks(notebooks, notebooks_dir=notebooks_dir)
-    sources = {p.stem: (str(p.resolve()), hashlib.sha256(p.read_bytes()).hexdigest())
-               for p in paths}
-    _folders(runs_dir, data_dir, smoke, check_only=True)
-    with cluster.connect(scheduler, workers=min(jobs or 1, len(selected))) as client:
-        root, batch["data_dir"] = _folders(runs_dir, data_dir, smoke)
-        return _run_batch(client, [(row, sources, None) for row in selected], root, batch,
-                          jobs=jobs or (cluster.worker_threads(client) if scheduler else 1),
-                          verbose=verbose, out=sys.stderr if out is None else out, t0=t0)
+    sources = _sources(find_notebooks(notebooks, notebooks_dir=notebooks_dir))
+    return _run_batch([(row, sources, None) for row in selected], runs_dir, data_dir, batch,
+                      scheduler=scheduler, jobs=jobs, verbose=verbose, out=out, t0=t0)
 
 
 def _batch_settings(*, jobs, smoke, force, verbose, timeout, start_timeout, parameters,
@@ -583,11 +596,13 @@ def _exercises_of(table: pd.DataFrame) -> list[str | None]:
 
     folders = [Path(p).parent if nb else None
                for p, nb in zip(table["path"], table["notebook"], strict=True)]
-    scores = {None: None}
-    for folder in set(folders) - {None}:
-        checks = collect_results(folder)
-        scores[folder] = f"{int(checks['passed'].sum())}/{len(checks)}" if len(checks) else None
-    return [scores[folder] for folder in folders]
+    scores = {folder: exercise_score(collect_results(folder)) for folder in set(folders) - {None}}
+    return [scores.get(folder) for folder in folders]
+
+
+def exercise_score(checks: pd.DataFrame) -> str | None:
+    """The "passed/checked" of :func:`cifarlab.exercises.collect_results` rows, or None."""
+    return f"{int(checks['passed'].sum())}/{len(checks)}" if len(checks) else None
 
 
 @dataclass(frozen=True)
