@@ -16,9 +16,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from cifarlab import assign, notebook_runs, runs
+from tests.notebook_files import alive, write_notebook
 
 PARAMETERS = """SUPERCLASS = "fish"
 SMOKE = False
@@ -40,25 +40,12 @@ time.sleep(300)
 
 
 def make_notebook(path, code):
-    nb = new_notebook(cells=[new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
-                             new_code_cell(code)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(path, code, PARAMETERS)
 
 
 def digest(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
-
-def alive(pid):
-    """The process runs (a zombie left for init to reap does not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 # --------------------------------------------------------------------------- Ctrl-C (item 3)

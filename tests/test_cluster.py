@@ -15,11 +15,10 @@ import sys
 import threading
 import time
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from cifarlab import assign, cluster, notebook_runs, runs
+from tests.notebook_files import alive, write_notebook
 
 START = {"start_timeout": 900}  # a busy machine can take minutes to start a kernel
 
@@ -46,20 +45,8 @@ MARKERS = "."
 
 
 def make_notebook(path, code):
-    nb = new_notebook(cells=[new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
-                             new_code_cell(code)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(path, code, PARAMETERS)
 
-
-def alive(pid):
-    try:
-        return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 def free_port():

@@ -7,12 +7,11 @@ passes) and a run with its test accuracy, as the course notebooks do."""
 
 import hashlib
 
-import nbformat
 import pandas as pd
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from cifarlab import assign, cli, grade, notebook_runs
+from tests.notebook_files import write_notebook
 
 PARAMETERS = """SUPERCLASS = "fish"
 SMOKE = False
@@ -50,12 +49,7 @@ DELETE = "import os\nfor name in os.listdir('.'):\n    os.remove(name)\nprint('a
 
 
 def make_notebook(path, code):
-    nb = new_notebook(cells=[new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
-                             new_code_cell(code)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
+    return write_notebook(path, code, PARAMETERS)
 
 
 def digests(folder):
