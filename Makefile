@@ -11,7 +11,7 @@ JOBS ?= 2
 # gets 300 s to start (60 s by default: too little when two test runs share 2 cores).
 NBVAL := --nbval-lax --nbval-current-env --nbval-kernel-startup-timeout 300
 
-.PHONY: help install demo test test-lowest notebooks lab lint bench clean
+.PHONY: help install demo test test-lowest notebooks lab lint bench bench-notebooks clean
 
 help:
 	@echo "make demo   - set up .venv and run 'cifarlab demo' (train and compare on one superclass)"
@@ -21,6 +21,7 @@ help:
 	@echo "make notebooks - re-execute notebooks and write their student versions (smoke), for a commit"
 	@echo "make lint   - ruff check"
 	@echo "make bench  - run benchmarks/ and rewrite docs/benchmarks.md"
+	@echo "make bench-notebooks - every notebook in full mode, no budget (hours): docs/notebook_times.md"
 	@echo "make clean  - remove caches, runs/ and build files (keeps .venv)"
 
 install: $(STAMP)
@@ -73,6 +74,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
+
+# Every notebook as a student runs it (full mode), each stopped at 45 minutes: 1-3 hours.
+bench-notebooks: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_notebooks $(ARGS)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info runs benchmarks/out

@@ -80,3 +80,29 @@ def test_notebooks_benchmark_runs_one_notebook_in_smoke_mode(tmp_path):
     assert result["met"] is False
     text = bench_notebooks.markdown(result)
     assert "`01_check.ipynb`" in text and "failed" in text
+
+
+def test_full_mode_times_each_notebook_and_writes_the_table(tmp_path):
+    import nbformat
+
+    params = nbformat.v4.new_code_cell("SMOKE = True")
+    params.metadata["tags"] = ["parameters"]
+    quick, slow = nbformat.v4.new_notebook(), nbformat.v4.new_notebook()
+    quick.cells = [params, nbformat.v4.new_code_cell(
+        "import os\nassert SMOKE is False and 'CIFARLAB_SMOKE' not in os.environ")]
+    slow.cells = [nbformat.v4.new_code_cell("import time\ntime.sleep(60)")]
+    nbformat.write(quick, tmp_path / "01_quick.ipynb")
+    nbformat.write(slow, tmp_path / "02_slow.ipynb")
+    nbformat.write(slow, tmp_path / "03_other.ipynb")
+    doc = tmp_path / "times.md"
+
+    result = bench_notebooks.time_full_mode(["01", "02"], folder=tmp_path, limit_s=20,
+                                            doc=doc, data_dir=tmp_path)
+    rows = {row["notebook"]: row["full"] for row in result["rows"]}
+    assert list(rows) == ["01_quick.ipynb", "02_slow.ipynb"]  # 03 was not asked for
+    assert rows["01_quick.ipynb"]["status"] == "ok"
+    assert rows["02_slow.ipynb"]["status"] == "not finished"
+    text = doc.read_text()
+    assert "| `01_quick.ipynb` |" in text and "| yes |" in text
+    assert "stopped at its limit of 20 s" in text and "**no**" in text
+    assert "1 of 2 notebooks ran within 45 minutes" in text
