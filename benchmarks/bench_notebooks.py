@@ -298,7 +298,8 @@ def time_full_mode(names=None, *, folder: Path = NOTEBOOKS, limit_s: float = FUL
               "data_full": "real CIFAR (from the Keras cache)" if real else
               "SYNTHETIC CIFAR-100 and CIFAR-10 of the real size (500 and 5,000 training "
               "images per class); real data absent", "limit_s": limit_s,
-              "load_start": load_average(), "rows": []}
+              "load_start": load_average(), "rows": [],
+              "not_run": [p.name for p in _notebooks(folder) if p not in paths]}
     for path in paths:
         print(f"{time.strftime('%H:%M:%S')} {path.name} in full mode ...", flush=True)
         run = run_notebook(path, smoke=False, data_dir=data_dir, timeout=limit_s)
@@ -349,7 +350,11 @@ def full_markdown(r: dict) -> str:
         minutes = f" ({run['wall_s'] / 60:.1f} min)" if run["status"] == "ok" else ""
         lines.append(f"| `{row['notebook']}` | {_cell(run)}{minutes} | "
                      f"{'yes' if ok else '**no**'} |")
-    lines += ["", f"{len(within)} of {len(r['rows'])} notebooks ran within 45 minutes.", ""]
+    lines += ["", f"{len(within)} of {len(r['rows'])} notebooks ran within 45 minutes."]
+    if r.get("not_run"):
+        lines += ["", "Not run this time: " + ", ".join(f"`{n}`" for n in r["not_run"])
+                  + " (`make bench-notebooks ARGS=\"05 07 08\"` runs them)."]
+    lines.append("")
     return "\n".join(lines)
 
 
