@@ -332,9 +332,9 @@ def full_markdown(r: dict) -> str:
         f"{r.get('load_end', '?')} after the last notebook (2.0: both cores busy).",
         f"**Precision:** `PRECISION = \"auto\"` (notebooks 05 and 07) means {r['precision']} "
         "here.",
-        f"**Data:** {r['data_full']}. Early stopping on the SYNTHETIC data ends runs at about "
-        "the epochs it does on real CIFAR (docs/benchmarks.md section 7), so the times "
-        "hold roughly for real data too.",
+        f"**Data:** {r['data_full']}. Times depend on the data's size and on when early "
+        "stopping ends each run; the SYNTHETIC data learns like CIFAR (docs/benchmarks.md "
+        "section 7), but real CIFAR may stop at other epochs: take the times as a guide.",
         "",
         "Each notebook as a student runs it with its defaults (`SMOKE = False`): papermill, "
         "kernel `python3`, a fresh process, from start-up to the last cell, one after the "
@@ -353,7 +353,8 @@ def full_markdown(r: dict) -> str:
     lines += ["", f"{len(within)} of {len(r['rows'])} notebooks ran within 45 minutes."]
     if r.get("not_run"):
         lines += ["", "Not run this time: " + ", ".join(f"`{n}`" for n in r["not_run"])
-                  + " (`make bench-notebooks ARGS=\"05 07 08\"` runs them)."]
+                  + f" (`make bench-notebooks ARGS=\"{' '.join(n[:2] for n in r['not_run'])}\"` "
+                  "runs them)."]
     lines.append("")
     return "\n".join(lines)
 

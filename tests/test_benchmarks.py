@@ -106,4 +106,4 @@ def test_full_mode_times_each_notebook_and_writes_the_table(tmp_path):
     assert "| `01_quick.ipynb` |" in text and "| yes |" in text
     assert "stopped at its limit of 20 s" in text and "**no**" in text
     assert "1 of 2 notebooks ran within 45 minutes" in text
-    assert "Not run this time: `03_other.ipynb`" in text
+    assert "Not run this time: `03_other.ipynb`" in text and 'ARGS="03"' in text
