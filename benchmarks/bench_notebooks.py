@@ -287,9 +287,13 @@ def time_full_mode(names=None, *, folder: Path = NOTEBOOKS, limit_s: float = FUL
     (default: real CIFAR if present, else SYNTHETIC data of the real size)."""
     from benchmarks.common import load_average, machine
     from cifarlab import train
+    from cifarlab._files import atomic_write
 
     paths = [p for p in _notebooks(folder)
              if not names or any(p.name.startswith(n) for n in names)]
+    if not paths:
+        raise ValueError(f"No notebook in {folder} starts with {' or '.join(names)}: give "
+                         "prefixes such as 01 or 07_all, or none for all of them.")
     real = data_dir is None and _real_data_present()
     if data_dir is None and not real:
         data_dir = data_folder("full")
@@ -309,9 +313,7 @@ def time_full_mode(names=None, *, folder: Path = NOTEBOOKS, limit_s: float = FUL
         print(f"  {_cell(run)}", flush=True)
         result["load_end"] = load_average()
         if doc is not None:
-            from benchmarks.run_all import _atomic_write
-
-            _atomic_write(doc, full_markdown(result))
+            atomic_write(doc, full_markdown(result))
     return result
 
 
@@ -319,9 +321,12 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} minutes" if seconds >= 60 else f"{seconds:.0f} s"
 
 
+def _within_target(run: dict) -> bool:
+    return run["status"] == "ok" and run["wall_s"] <= FULL_TARGET_S
+
+
 def full_markdown(r: dict) -> str:
-    within = [row for row in r["rows"] if row["full"]["status"] == "ok"
-              and row["full"]["wall_s"] <= FULL_TARGET_S]
+    within = [row for row in r["rows"] if _within_target(row["full"])]
     lines = [
         "# Notebooks in full mode: how long each takes",
         "",
@@ -346,10 +351,9 @@ def full_markdown(r: dict) -> str:
     ]
     for row in r["rows"]:
         run = row["full"]
-        ok = run["status"] == "ok" and run["wall_s"] <= FULL_TARGET_S
         minutes = f" ({run['wall_s'] / 60:.1f} min)" if run["status"] == "ok" else ""
         lines.append(f"| `{row['notebook']}` | {_cell(run)}{minutes} | "
-                     f"{'yes' if ok else '**no**'} |")
+                     f"{'yes' if _within_target(run) else '**no**'} |")
     lines += ["", f"{len(within)} of {len(r['rows'])} notebooks ran within 45 minutes."]
     if r.get("not_run"):
         lines += ["", "Not run this time: " + ", ".join(f"`{n}`" for n in r["not_run"])
@@ -369,7 +373,12 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=float, default=FULL_TARGET_S / 60,
                         help="minutes each notebook may take (default: 45)")
     args = parser.parse_args(argv)
-    result = time_full_mode(args.names, limit_s=args.limit * 60)
+    if not args.limit > 0:
+        parser.error(f"--limit must be a number of minutes above 0. Received: {args.limit}.")
+    try:
+        result = time_full_mode(args.names, limit_s=args.limit * 60)
+    except ValueError as err:
+        parser.error(str(err))
     print(full_markdown(result))
     return 0 if all(row["full"]["status"] == "ok" for row in result["rows"]) else 1
 

@@ -107,3 +107,11 @@ def test_full_mode_times_each_notebook_and_writes_the_table(tmp_path):
     assert "stopped at its limit of 20 s" in text and "**no**" in text
     assert "1 of 2 notebooks ran within 45 minutes" in text
     assert "Not run this time: `03_other.ipynb`" in text and 'ARGS="03"' in text
+
+
+@pytest.mark.parametrize("argv, message", [(["99"], "No notebook in"),
+                                           (["--limit", "0"], "--limit must be")])
+def test_full_mode_refuses_bad_arguments_before_running_anything(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        bench_notebooks.main(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
