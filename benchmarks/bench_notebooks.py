@@ -277,41 +277,80 @@ def markdown(r: dict) -> str:
 
 FULL_TARGET_S = 45 * 60  # each notebook within a 45-minute class hour on 2 cores
 FULL_DOC = ROOT / "docs" / "notebook_times.md"
+#: Every measurement kept, one per notebook and kind of machine: the table is made from it.
+FULL_RECORD = ROOT / "docs" / "notebook_times.json"
+
+
+def machine_label() -> str:
+    """This kind of machine in a few words: cores, CPU, and its bfloat16 instructions."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        info = ""
+    model = re.search(r"^model name\s*:\s*(.+)$", info, re.MULTILINE)
+    cpu = re.sub(r"\((R|TM)\)|\b(Processor|CPU)\b", "", model.group(1) if model else "")
+    flags = set(info.split())
+    bf16 = ("AMX-BF16" if "amx_bf16" in flags else "AVX512-BF16" if "avx512_bf16" in flags
+            else "no bfloat16 instructions")
+    return f"{os.cpu_count()} cores, {' '.join(cpu.split()) or 'unknown CPU'}, {bf16}"
+
+
+def _read_record(path: Path | None) -> list[dict]:
+    if path is None or not path.is_file():
+        return []
+    try:
+        rows = json.loads(path.read_text(encoding="utf8"))
+        assert isinstance(rows, list) and all({"notebook", "machine", "full"} <= set(r)
+                                              for r in rows)
+    except (ValueError, AssertionError, TypeError) as err:
+        raise ValueError(f"{path} is not a record of notebook times ({err or 'wrong layout'}): "
+                         "move it away to start a new one.") from None
+    return rows
 
 
 def time_full_mode(names=None, *, folder: Path = NOTEBOOKS, limit_s: float = FULL_TARGET_S,
-                   doc: Path | None = FULL_DOC, data_dir: Path | None = None) -> dict:
+                   doc: Path | None = FULL_DOC, record: Path | None = FULL_RECORD,
+                   data_dir: Path | None = None) -> dict:
     """Run each course notebook (or those whose names start with one of ``names``) in full
-    mode, one after the other, each stopped at ``limit_s``; rewrite ``doc`` after each one,
-    so that what was measured survives an interruption. ``data_dir``: the data folder
-    (default: real CIFAR if present, else SYNTHETIC data of the real size)."""
+    mode, one after the other, each stopped at ``limit_s``. After each one, write its time
+    into ``record`` (replacing an earlier time of the same notebook on the same kind of
+    machine, keeping the others) and rewrite ``doc`` from it, so that what was measured
+    survives an interruption. ``data_dir``: the data folder (default: real CIFAR if present,
+    else SYNTHETIC data of the real size)."""
     from benchmarks.common import load_average, machine
     from cifarlab import train
     from cifarlab._files import atomic_write
 
-    paths = [p for p in _notebooks(folder)
-             if not names or any(p.name.startswith(n) for n in names)]
+    everything = _notebooks(folder)
+    paths = [p for p in everything if not names or any(p.name.startswith(n) for n in names)]
     if not paths:
         raise ValueError(f"No notebook in {folder} starts with {' or '.join(names)}: give "
                          "prefixes such as 01 or 07_all, or none for all of them.")
+    earlier = _read_record(record)
     real = data_dir is None and _real_data_present()
     if data_dir is None and not real:
         data_dir = data_folder("full")
     policy, why = train.best_precision()
-    result = {"machine": machine(), "precision": f"{policy} ({why})",
-              "data_full": "real CIFAR (from the Keras cache)" if real else
-              "SYNTHETIC CIFAR-100 and CIFAR-10 of the real size (500 and 5,000 training "
-              "images per class); real data absent", "limit_s": limit_s,
-              "load_start": load_average(), "rows": [],
-              "not_run": [p.name for p in _notebooks(folder) if p not in paths]}
+    about = {"machine": machine_label(), "details": machine(), "precision": f"{policy} ({why})",
+             "data": "real CIFAR (from the Keras cache)" if real else
+             "SYNTHETIC CIFAR-100 and CIFAR-10 of the real size (500 and 5,000 training "
+             "images per class); real data absent", "limit_s": limit_s,
+             "date": time.strftime("%Y-%m-%d"), "load_start": load_average()}
+    result = {**about, "rows": [], "notebooks": [p.name for p in everything],
+              "not_run": [p.name for p in everything if p not in paths], "record": earlier}
     for path in paths:
         print(f"{time.strftime('%H:%M:%S')} {path.name} in full mode ...", flush=True)
         run = run_notebook(path, smoke=False, data_dir=data_dir, timeout=limit_s)
         if run["status"] == "not finished":
             run["error"] = f"stopped at its limit of {_duration(limit_s)}"
-        result["rows"].append({"notebook": path.name, "full": run})
+        about["load_end"] = load_average()
+        result["rows"].append({**about, "notebook": path.name, "full": run})
         print(f"  {_cell(run)}", flush=True)
-        result["load_end"] = load_average()
+        done = {(row["notebook"], row["machine"]) for row in result["rows"]}
+        result["record"] = [row for row in earlier if (row["notebook"], row["machine"])
+                            not in done] + result["rows"]
+        if record is not None:
+            atomic_write(record, json.dumps(result["record"], indent=1) + "\n")
         if doc is not None:
             atomic_write(doc, full_markdown(result))
     return result
@@ -325,40 +364,63 @@ def _within_target(run: dict) -> bool:
     return run["status"] == "ok" and run["wall_s"] <= FULL_TARGET_S
 
 
+def _time_cell(run: dict) -> str:
+    if run["status"] != "ok":
+        return f"**{_cell(run)}**"
+    text = f"{run['wall_s']:.0f} s ({run['wall_s'] / 60:.1f} min)"
+    return text if _within_target(run) else f"**{text}: over 45 minutes**"
+
+
 def full_markdown(r: dict) -> str:
-    within = [row for row in r["rows"] if _within_target(row["full"])]
+    """The table of every notebook's full-mode time, a column per kind of machine."""
+    record = r.get("record") or r["rows"]
+    machines = list(dict.fromkeys(row["machine"] for row in record))
+    times = {(row["notebook"], row["machine"]): row for row in record}
+    notebooks = list(dict.fromkeys([*r.get("notebooks", ()), *(row["notebook"] for row in record)]))
     lines = [
         "# Notebooks in full mode: how long each takes",
         "",
         f"Written by `make bench-notebooks` (`python -m benchmarks.bench_notebooks`) on "
-        f"{time.strftime('%Y-%m-%d %H:%M')}; do not edit by hand.",
-        "",
-        f"**Machine:** {r['machine']}. Load average (1 min) {r['load_start']} at the start, "
-        f"{r.get('load_end', '?')} after the last notebook (2.0: both cores busy).",
-        f"**Precision:** `PRECISION = \"auto\"` (notebooks 05 and 07) means {r['precision']} "
-        "here.",
-        f"**Data:** {r['data_full']}. Times depend on the data's size and on when early "
-        "stopping ends each run; the SYNTHETIC data learns like CIFAR (docs/benchmarks.md "
-        "section 7), but real CIFAR may stop at other epochs: take the times as a guide.",
+        f"{time.strftime('%Y-%m-%d %H:%M')} from `docs/notebook_times.json`, which keeps every "
+        "measurement (a new one replaces only the same notebook's on the same kind of machine); "
+        "do not edit by hand.",
         "",
         "Each notebook as a student runs it with its defaults (`SMOKE = False`): papermill, "
         "kernel `python3`, a fresh process, from start-up to the last cell, one after the "
-        f"other; each is stopped at {_duration(r['limit_s'])} (the target: 45 minutes, a class "
-        "hour on 2 cores).",
+        "other. The target: each within 45 minutes, a class hour on 2 cores. A Colab GPU is "
+        "not measured (none is reachable from here).",
         "",
-        "| notebook | full mode | within 45 minutes |",
-        "| --- | --- | --- |",
+        "| notebook | " + " | ".join(machines) + " |",
+        "| --- |" + " --- |" * len(machines),
     ]
-    for row in r["rows"]:
-        run = row["full"]
-        minutes = f" ({run['wall_s'] / 60:.1f} min)" if run["status"] == "ok" else ""
-        lines.append(f"| `{row['notebook']}` | {_cell(run)}{minutes} | "
-                     f"{'yes' if _within_target(run) else '**no**'} |")
-    lines += ["", f"{len(within)} of {len(r['rows'])} notebooks ran within 45 minutes."]
-    if r.get("not_run"):
-        lines += ["", "Not run this time: " + ", ".join(f"`{n}`" for n in r["not_run"])
-                  + f" (`make bench-notebooks ARGS=\"{' '.join(n[:2] for n in r['not_run'])}\"` "
+    for name in notebooks:
+        cells = [_time_cell(times[name, m]["full"]) if (name, m) in times else "not measured"
+                 for m in machines]
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    lines += ["", "**How each column was measured**", ""]
+    for m in machines:
+        rows = [row for row in record if row["machine"] == m]
+        within = sum(_within_target(row["full"]) for row in rows)
+        runs = sorted({(row["date"], row["load_start"], row["load_end"], row["limit_s"])
+                       for row in rows})
+        when = "; ".join(f"{date}, load average (1 min) {a} at the start and {b} at the end "
+                         f"(2.0: both cores busy), each notebook stopped at {_duration(limit)}"
+                         for date, a, b, limit in runs)
+        lines += [f"- **{m}**: {rows[-1]['details']}. `PRECISION = \"auto\"` (notebooks 05 "
+                  f"and 07) means {rows[-1]['precision']}. Data: {rows[-1]['data']}. Runs: "
+                  f"{when}. {within} of {len(rows)} notebooks measured ran within 45 minutes."]
+    lines += ["", "Times depend on the data's size and on when early stopping ends each run; "
+              "the SYNTHETIC data learns like CIFAR (docs/benchmarks.md section 7), but real "
+              "CIFAR may stop at other epochs: take the times as a guide."]
+    missing = [n for n in notebooks if not all((n, m) in times for m in machines)]
+    here = r.get("machine")
+    if here and (todo := [n for n in notebooks if (n, here) not in times]):
+        lines += ["", f"Not measured on this kind of machine ({here}): "
+                  + ", ".join(f"`{n}`" for n in todo)
+                  + f" (`make bench-notebooks ARGS=\"{' '.join(n[:2] for n in todo)}\"` "
                   "runs them)."]
+    elif missing:
+        lines += ["", "\"not measured\": that kind of machine was not at hand."]
     lines.append("")
     return "\n".join(lines)
 
@@ -376,7 +438,7 @@ def main(argv=None) -> int:
     if not args.limit > 0:
         parser.error(f"--limit must be a number of minutes above 0. Received: {args.limit}.")
     try:
-        result = time_full_mode(args.names, limit_s=args.limit * 60)
+        result = time_full_mode(args.names, limit_s=args.limit * 60)  # bad names or record
     except ValueError as err:
         parser.error(str(err))
     print(full_markdown(result))

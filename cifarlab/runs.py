@@ -27,7 +27,7 @@ STATUS_FILE = "status.json"  # a group folder's record of its notebooks (run-not
 CONFIG_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE = RUN_FILES
 CHECKPOINT_FILE = "checkpoint.keras"  # the best model so far, while training
 #: Why a run ended (``RunResult.stopped``); ``runs_table`` adds ``unfinished``.
-STOP_REASONS = ("completed", "early_stopping", "nan", "interrupted")
+STOP_REASONS = ("completed", "early_stopping", "time_limit", "nan", "interrupted")
 #: Keys of metrics.json that describe the training; :func:`record_metrics` never changes them.
 TRAINING_KEYS = ("name", "best_epoch", "best_metrics", "epochs", "stopped", "train_seconds",
                  "final_learning_rate", "synthetic", "finished")

@@ -56,13 +56,14 @@ def train(model: keras.Model | Callable[[], keras.Model], train_data: Data, val_
           reduce_lr_patience: int | None = 3, reduce_lr_factor: float = 0.5,
           checkpoint: bool = True, strategy: tf.distribute.Strategy | None = None,
           mixed_precision: bool | str = False, callbacks: Sequence[keras.callbacks.Callback] = (),
-          config: Mapping[str, Any] | None = None, record: bool = True, verbose: int = 1,
-          seed: int | None = 0) -> runs.RunResult:
+          max_minutes: float | None = None, config: Mapping[str, Any] | None = None,
+          record: bool = True, verbose: int = 1, seed: int | None = 0) -> runs.RunResult:
     """Fit a classifier with ``EarlyStopping(restore_best_weights=True)``, ``ReduceLROnPlateau``
-    (patience None: off), ``TerminateOnNaN``, ``ModelCheckpoint`` and your ``callbacks``; Ctrl-C
-    or a NaN loss keep the epochs done and the best weights (``result.stopped``). ``model``: a
-    keras.Model or a function building one (for ``mixed_precision``: True for
-    :func:`best_precision`'s choice, or one of ``PRECISIONS``), compiled unless it is.
+    (patience None: off), ``TerminateOnNaN``, ``ModelCheckpoint``, :class:`TimeLimit` (with
+    ``max_minutes``) and your ``callbacks``; Ctrl-C or a NaN loss keep the epochs done and the
+    best weights (``result.stopped``). ``model``: a keras.Model or a function building one (for
+    ``mixed_precision``: True for :func:`best_precision`'s choice, or one of ``PRECISIONS``),
+    compiled unless it is.
     Example: ``train(build_baseline_cnn(5), (x_tr, y_tr), (x_val, y_val), epochs=20)``"""
     args = _check_arguments(locals())
     if seed is not None:
@@ -71,13 +72,13 @@ def train(model: keras.Model | Callable[[], keras.Model], train_data: Data, val_
     train_ds = as_dataset(train_data, name="train_data", model=model, batch_size=batch_size,
                           training=True, seed=seed or 0)
     val_ds = as_dataset(val_data, name="val_data", model=model, batch_size=batch_size)
-    early, recorder, all_callbacks = _callbacks(args, _settings(model, compiled_here, args))
+    early, limit, recorder, all_callbacks = _callbacks(args, _settings(model, compiled_here, args))
     try:
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, shuffle=False, verbose=verbose,
                   callbacks=all_callbacks)
     except KeyboardInterrupt:  # the stop button: keep what was trained
         recorder.interrupted = True
-    return _finish(model, recorder, early)
+    return _finish(model, recorder, early, limit)
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -91,6 +92,28 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.times.append(time.perf_counter() - self._start)
+
+
+class TimeLimit(EpochTimer):
+    """Stops training before an epoch that would end past ``minutes`` from the start of
+    ``fit`` (judged by the slowest epoch so far); the best weights are restored as usual."""
+
+    def __init__(self, minutes: float, verbose: int = 1):
+        super().__init__()
+        self.minutes, self.verbose, self.stopped_epoch = minutes, verbose, 0
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._fit_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        elapsed = time.perf_counter() - self._fit_start
+        if elapsed + max(self.times) > 60 * self.minutes:
+            self.stopped_epoch, self.model.stop_training = epoch + 1, True
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: stopping, another epoch would end past the time limit "
+                      f"of {self.minutes:g} minutes ({elapsed / 60:.1f} minutes so far).")
 
 
 class _Recorder(EpochTimer):
@@ -167,6 +190,8 @@ def _check_arguments(args: dict) -> dict:
         if args[key] is not None:
             _checks.integer(key, args[key], minimum=0)
     _checks.number("reduce_lr_factor", args["reduce_lr_factor"], low=0, high=1, low_open=True)
+    if args["max_minutes"] is not None:
+        _checks.number("max_minutes", args["max_minutes"], low=0, low_open=True)
     given, config, strategy = args["callbacks"], args["config"], args["strategy"]
     if args["verbose"] not in (0, 1, 2) or isinstance(args["verbose"], bool):
         raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={args['verbose']!r}.")
@@ -228,8 +253,9 @@ def _prepare_model(args: dict) -> tuple[keras.Model, bool]:
     return model, compiled_here
 
 
-def _callbacks(args: dict, settings: dict) -> tuple[Any, _Recorder, list]:
-    """EarlyStopping (or None), the recorder (it makes the run folder) and all callbacks."""
+def _callbacks(args: dict, settings: dict) -> tuple[Any, Any, _Recorder, list]:
+    """EarlyStopping and TimeLimit (or None), the recorder (it makes the run folder), and all
+    callbacks."""
     loud, stop = int(args["verbose"] > 0), args["early_stopping_patience"]
     early = None if stop is None else keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=stop, restore_best_weights=True, verbose=loud)
@@ -240,15 +266,16 @@ def _callbacks(args: dict, settings: dict) -> tuple[Any, _Recorder, list]:
     best = None if folder is None or not args["checkpoint"] else keras.callbacks.ModelCheckpoint(
         str(folder / runs.CHECKPOINT_FILE), monitor="val_loss", save_best_only=True)
     recorder = _Recorder(folder, settings)
-    course = [early, reduce, keras.callbacks.TerminateOnNaN(), best]
-    return early, recorder, [recorder, *args["callbacks"], *(cb for cb in course if cb)]
+    limit = None if args["max_minutes"] is None else TimeLimit(args["max_minutes"], loud)
+    course = [early, reduce, keras.callbacks.TerminateOnNaN(), best, limit]
+    return early, limit, recorder, [recorder, *args["callbacks"], *(cb for cb in course if cb)]
 
 
 def _settings(model: keras.Model, compiled_here: bool, args: dict) -> dict[str, Any]:
     """What config.json records: name, training settings, model, data and versions."""
     (input_shape, classes), strategy = _shapes(model), args["strategy"]
     kept = ("epochs", "batch_size", "early_stopping_patience", "reduce_lr_patience",
-            "reduce_lr_factor", "checkpoint", "mixed_precision", "seed")
+            "reduce_lr_factor", "checkpoint", "mixed_precision", "max_minutes", "seed")
     fit = {k: args[k] for k in kept} | {
         "optimizer": type(model.optimizer).__name__,
         "learning_rate": _lr(model.optimizer),
@@ -291,13 +318,14 @@ def _new_run_folder(runs_dir: str | os.PathLike, settings: dict) -> Path:
     return folder
 
 
-def _finish(model: keras.Model, recorder: _Recorder, early) -> runs.RunResult:
+def _finish(model: keras.Model, recorder: _Recorder, early, limit) -> runs.RunResult:
     """Why the run stopped, the best weights back, a warning, and the record completed."""
     rows, folder, settings = recorder.rows, recorder.folder, recorder.settings
     seconds, history = time.perf_counter() - recorder.started, runs.history_of(rows)
     nan_epoch = next((i for i, r in enumerate(rows, 1) if not math.isfinite(r["loss"])), None)
     stopped = ("interrupted" if recorder.interrupted else "nan" if nan_epoch else "early_stopping"
-               if early is not None and early.stopped_epoch > 0 else "completed")
+               if early is not None and early.stopped_epoch > 0 else "time_limit"
+               if limit is not None and limit.stopped_epoch > 0 else "completed")
     losses = [v if math.isfinite(v) else math.inf for v in history.get("val_loss", [])]
     best_epoch = losses.index(min(losses)) + 1 if min(losses, default=math.inf) < math.inf else None
     kept = stopped in ("interrupted", "nan") and best_epoch is not None

@@ -94,19 +94,46 @@ def test_full_mode_times_each_notebook_and_writes_the_table(tmp_path):
     nbformat.write(quick, tmp_path / "01_quick.ipynb")
     nbformat.write(slow, tmp_path / "02_slow.ipynb")
     nbformat.write(slow, tmp_path / "03_other.ipynb")
-    doc = tmp_path / "times.md"
+    doc, record = tmp_path / "times.md", tmp_path / "times.json"
+    here = bench_notebooks.machine_label()
+    other = {"machine": "2 cores, Other CPU, AMX-BF16", "details": "elsewhere",
+             "date": "2026-01-01", "precision": "mixed_bfloat16", "data": "SYNTHETIC",
+             "limit_s": 60, "load_start": "0.1", "load_end": "0.3"}
+    earlier = [{**other, "notebook": "01_quick.ipynb", "full": {"status": "ok", "wall_s": 7.0}},
+               {**other, "machine": here, "notebook": "02_slow.ipynb",  # replaced below
+                "full": {"status": "ok", "wall_s": 5.0}}]
+    record.write_text(json.dumps(earlier))
 
     result = bench_notebooks.time_full_mode(["01", "02"], folder=tmp_path, limit_s=20,
-                                            doc=doc, data_dir=tmp_path)
+                                            doc=doc, record=record, data_dir=tmp_path)
     rows = {row["notebook"]: row["full"] for row in result["rows"]}
     assert list(rows) == ["01_quick.ipynb", "02_slow.ipynb"]  # 03 was not asked for
     assert rows["01_quick.ipynb"]["status"] == "ok"
     assert rows["02_slow.ipynb"]["status"] == "not finished"
+    kept = {(row["notebook"], row["machine"]): row["full"]
+            for row in json.loads(record.read_text())}
+    assert len(kept) == 3 and kept["01_quick.ipynb", other["machine"]]["wall_s"] == 7.0
+    assert kept["02_slow.ipynb", here]["status"] == "not finished"  # the new time replaced it
     text = doc.read_text()
-    assert "| `01_quick.ipynb` |" in text and "| yes |" in text
-    assert "stopped at its limit of 20 s" in text and "**no**" in text
-    assert "1 of 2 notebooks ran within 45 minutes" in text
-    assert "Not run this time: `03_other.ipynb`" in text and 'ARGS="03"' in text
+    assert f"| notebook | 2 cores, Other CPU, AMX-BF16 | {here} |" in text
+    assert "| `01_quick.ipynb` | 7 s (0.1 min) | " in text
+    assert "stopped at its limit of 20 s" in text
+    assert "| `03_other.ipynb` | not measured | not measured |" in text
+    assert "1 of 2 notebooks measured ran within 45 minutes" in text
+    assert f"Not measured on this kind of machine ({here}): `03_other.ipynb`" in text
+    assert 'ARGS="03"' in text
+
+
+def test_full_mode_refuses_a_record_it_cannot_read(tmp_path):
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "01_empty.ipynb")
+    record = tmp_path / "times.json"
+    record.write_text('{"not": "a list"}')
+    with pytest.raises(ValueError, match="is not a record of notebook times.*move it away"):
+        bench_notebooks.time_full_mode(folder=tmp_path, doc=None, record=record,
+                                       data_dir=tmp_path)
+    assert record.read_text() == '{"not": "a list"}'  # left as it was
 
 
 @pytest.mark.parametrize("argv, message", [(["99"], "No notebook in"),

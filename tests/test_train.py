@@ -351,6 +351,39 @@ def test_keyboard_interrupt_keeps_what_was_trained(split, tmp_path):
     assert runs.load_run(result.path).stopped == "interrupted"
 
 
+def test_a_time_limit_ends_the_run_with_the_best_weights(split, tmp_path):
+    (_, _), (x_val, y_val) = split
+    result = T.train(tiny_model(), *split, epochs=5, max_minutes=1e-6, runs_dir=tmp_path,
+                     verbose=0)
+    assert result.stopped == "time_limit" and result.epochs == 1  # no second epoch fits
+    metrics = json.loads((result.path / "metrics.json").read_text())
+    config = json.loads((result.path / "config.json").read_text())
+    assert metrics["stopped"] == "time_limit" and config["train"]["max_minutes"] == 1e-6
+    assert runs.load_run(result.path).stopped == "time_limit"
+    val_ds = make_dataset(x_val, y_val, batch_size=64, training=False)
+    saved = keras.saving.load_model(result.path / "model.keras")
+    assert saved.evaluate(val_ds, verbose=0)[0] == pytest.approx(result.history["val_loss"][0],
+                                                                 rel=1e-4)
+    roomy = T.train(tiny_model(), *split, epochs=2, max_minutes=60, record=False, verbose=0)
+    assert roomy.stopped == "completed" and roomy.epochs == 2
+
+
+def test_time_limit_stops_before_an_epoch_that_would_overrun(monkeypatch):
+    # perf_counter's answers: fit starts; then per epoch its start, its end, the check.
+    clock = iter([0.0,
+                  0.0, 100.0, 100.0,  # epoch 1 takes 100 s: 100 + 100 <= 300, go on
+                  100.0, 220.0, 220.0])  # epoch 2, 120 s: 220 + 120 > 300, stop before 3
+    monkeypatch.setattr(T.time, "perf_counter", lambda: next(clock))
+    limit = T.TimeLimit(minutes=5)
+    limit.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    limit.on_train_begin()
+    for epoch in range(2):
+        limit.on_epoch_begin(epoch)
+        limit.on_epoch_end(epoch)
+        assert getattr(limit.model, "stop_training", False) == (epoch == 1)
+    assert limit.stopped_epoch == 2 and limit.times == [100.0, 120.0]
+
+
 # --------------------------------------------------------------------------- compiling
 
 
@@ -449,6 +482,8 @@ def _shape16(split):
         ({"reduce_lr_factor": 0}, ValueError, r"Expected `reduce_lr_factor` in \(0, 1\]"),
         ({"reduce_lr_factor": 1.0}, ValueError, r"factor >= 1.0. Received factor=1.0"),
         ({"early_stopping_patience": -1}, ValueError, r"`early_stopping_patience` >= 0"),
+        ({"max_minutes": 0}, ValueError, r"Expected `max_minutes` in \(0, inf\]"),
+        ({"max_minutes": "20"}, TypeError, r"`max_minutes` must be a number"),
         ({"verbose": 3}, ValueError, r"`verbose` must be 0, 1 or 2"),
         ({"callbacks": ["stop"]}, TypeError, r"keras.callbacks.Callback"),
         ({"config": ["superclass"]}, TypeError, r"`config` must be a dict"),
