@@ -14,9 +14,7 @@ import argparse
 import importlib
 import inspect
 import json
-import os
 import sys
-import tempfile
 import time
 import traceback
 from datetime import datetime
@@ -26,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import load_average, machine  # noqa: E402
+from cifarlab._files import atomic_write  # noqa: E402
 
 #: The order they run in: the notebooks last, on the time that is left.
 BENCHMARKS = [
@@ -134,13 +133,7 @@ def _data_used(results: dict) -> str:
 
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    atomic_write(path, text)
 
 
 def document(results: dict, *, total: float, load_start: str, load_end: str) -> str:

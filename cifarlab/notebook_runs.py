@@ -443,14 +443,16 @@ def _run_group(row, sources: dict, root: Path, batch: dict, submit, finish, stop
         group_dir.mkdir(parents=True, exist_ok=True)
         runs.write_status(group_dir, status)
         task["previous"] = _move_aside(group_dir, stem, old, moved)
+        stage = "running it (the worker ended)"
         try:
             record = submit({**task, "notebook": Path(source).read_bytes()})
+            stage = f"writing its outputs into {group_dir}"
             if _write_outputs(group_dir, record.pop("outputs"), moved):
                 task["previous"] = str(moved[0].relative_to(group_dir))
         except (Exception, CancelledError, asyncio.CancelledError) as err:  # Ctrl-C, a worker
             record = {"status": "interrupted" if stop.is_set() else "failed", "seconds": None,
                       "finished": time.strftime(_TIME), "error": "stopped by Ctrl-C" if
-                      stop.is_set() else f"{type(err).__name__}: {err} (the worker ended)"}
+                      stop.is_set() else f"{type(err).__name__} while {stage}: {err}"}
         for part in group_dir.glob(".*.part*"):  # of a stopped run
             shutil.rmtree(part) if part.is_dir() else part.unlink(missing_ok=True)
         status["notebooks"][stem] = entry = {

@@ -219,6 +219,24 @@ def test_rerun_skips_what_succeeded_and_moves_what_it_replaces_aside(smoke_batch
     assert status["notebooks"]["01_train"]["status"] == "succeeded"  # untouched
 
 
+def test_outputs_that_cannot_be_written_are_a_failure_that_says_so(tmp_path, monkeypatch):
+    make_notebook(tmp_path / "notebooks" / "02_print.ipynb", PRINT)
+    table = assign.assign_superclasses(["Group A"], salt="test")
+    csv = assign.write_assignments(table, tmp_path).csv
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(notebook_runs, "_write_outputs", disk_full)
+    result = notebook_runs.run_notebooks(csv, ["02"], notebooks_dir=tmp_path / "notebooks",
+                                         runs_dir=tmp_path / "runs", jobs=1, smoke=True,
+                                         out=io.StringIO(), **START)
+    (run,) = result.runs
+    assert run.status == "failed"
+    assert "OSError while writing its outputs into" in run.error
+    assert "No space left on device" in run.error and "worker ended" not in run.error
+
+
 def test_why_a_notebook_runs_again(tmp_path):
     (tmp_path / "01_x.ipynb").write_text("{}")
     params = {"SUPERCLASS": "fish", "SMOKE": False, "RUNS_DIR": "/a"}
