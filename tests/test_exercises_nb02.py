@@ -10,29 +10,11 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from cifarlab import exercises, models, train  # noqa: E402
+from cifarlab import models, train  # noqa: E402
 from cifarlab.exercises import nb02 as ex  # noqa: E402
+from tests.exercise_checks import not_yet, passes, verdict  # noqa: E402
 
 L = keras.layers
-
-
-def _verdict(capsys) -> str:
-    out = capsys.readouterr().out.strip()
-    assert out.count("\n") == 0, f"a check prints one line: {out!r}"
-    return out
-
-
-def _passes(capsys, result) -> str:
-    out = _verdict(capsys)
-    assert result is True and out.startswith(exercises.PASSED), out
-    return out
-
-
-def _not_yet(capsys, result, match: str) -> str:
-    out = _verdict(capsys)
-    assert result is False and out.startswith(exercises.NOT_YET), out
-    assert match in out, out
-    return out
 
 
 def _bn_network(num_classes=5, *, relu_first=False, bias=False, momentum=models.BN_MOMENTUM,
@@ -57,28 +39,28 @@ def _bn_network(num_classes=5, *, relu_first=False, bias=False, momentum=models.
 
 
 def test_bn_network(capsys):
-    out = _passes(capsys, ex.check_bn_network(_bn_network(), num_classes=5))
+    out = passes(capsys, ex.check_bn_network(_bn_network(), num_classes=5))
     assert "160,485 parameters" in out
-    _passes(capsys, ex.check_bn_network(_bn_network(relu=L.ReLU), num_classes=5))
-    _not_yet(capsys, ex.check_bn_network(None, num_classes=5), "`bn_model` is still None")
-    _not_yet(capsys, ex.check_bn_network(_bn_network(bn=False), num_classes=5),
+    passes(capsys, ex.check_bn_network(_bn_network(relu=L.ReLU), num_classes=5))
+    not_yet(capsys, ex.check_bn_network(None, num_classes=5), "`bn_model` is still None")
+    not_yet(capsys, ex.check_bn_network(_bn_network(bn=False), num_classes=5),
              "there is no BatchNormalization")
-    _not_yet(capsys, ex.check_bn_network(_bn_network(relu_first=True), num_classes=5),
+    not_yet(capsys, ex.check_bn_network(_bn_network(relu_first=True), num_classes=5),
              "the ReLU comes before the normalization")
-    _not_yet(capsys, ex.check_bn_network(_bn_network(bias=True), num_classes=5),
+    not_yet(capsys, ex.check_bn_network(_bn_network(bias=True), num_classes=5),
              "keeps its bias")
-    _not_yet(capsys, ex.check_bn_network(_bn_network(momentum=0.99), num_classes=5),
+    not_yet(capsys, ex.check_bn_network(_bn_network(momentum=0.99), num_classes=5),
              "momentum 0.99")
-    _not_yet(capsys, ex.check_bn_network(_bn_network(3), num_classes=5), "(None, 5)")
+    not_yet(capsys, ex.check_bn_network(_bn_network(3), num_classes=5), "(None, 5)")
 
 
 def test_bn_network_other_layout(capsys):
     dense_bn = _bn_network()
     extra = keras.Sequential([keras.Input((32, 32, 3)), *dense_bn.layers[:-1],
                               L.BatchNormalization(momentum=0.9), dense_bn.layers[-1]])
-    _not_yet(capsys, ex.check_bn_network(extra, num_classes=5), "follows a Dense")
+    not_yet(capsys, ex.check_bn_network(extra, num_classes=5), "follows a Dense")
     padded = models.build_cnn(5, batch_norm=True, padding="same")
-    _not_yet(capsys, ex.check_bn_network(padded, num_classes=5), "padding")
+    not_yet(capsys, ex.check_bn_network(padded, num_classes=5), "padding")
 
 
 # --------------------------------------------------------------------------- exercise 2
@@ -86,19 +68,19 @@ def test_bn_network_other_layout(capsys):
 
 def test_bn_parameters(capsys):
     channels, base = 32 + 64 + 128, 159_813
-    out = _passes(capsys, ex.check_bn_parameters((base + 3 * channels, 2 * channels),
+    out = passes(capsys, ex.check_bn_parameters((base + 3 * channels, 2 * channels),
                                                  num_classes=5))
     assert "448 of them" in out
-    _not_yet(capsys, ex.check_bn_parameters(None, num_classes=5), "`bn_parameters` is still None")
-    _not_yet(capsys, ex.check_bn_parameters((160_485, 896), num_classes=5),
+    not_yet(capsys, ex.check_bn_parameters(None, num_classes=5), "`bn_parameters` is still None")
+    not_yet(capsys, ex.check_bn_parameters((160_485, 896), num_classes=5),
              "all 4 numbers per channel")
-    _not_yet(capsys, ex.check_bn_parameters((160_485, 224), num_classes=5), "2 numbers")
-    _not_yet(capsys, ex.check_bn_parameters((base + 4 * channels, 448), num_classes=5),
+    not_yet(capsys, ex.check_bn_parameters((160_485, 224), num_classes=5), "2 numbers")
+    not_yet(capsys, ex.check_bn_parameters((base + 4 * channels, 448), num_classes=5),
              "lose their biases")
-    _not_yet(capsys, ex.check_bn_parameters((base, 448), num_classes=5), "baseline's count")
-    _not_yet(capsys, ex.check_bn_parameters((base + channels, 448), num_classes=5),
+    not_yet(capsys, ex.check_bn_parameters((base, 448), num_classes=5), "baseline's count")
+    not_yet(capsys, ex.check_bn_parameters((base + channels, 448), num_classes=5),
              "only gamma and beta")
-    _not_yet(capsys, ex.check_bn_parameters(160_485, num_classes=5), "should be a pair")
+    not_yet(capsys, ex.check_bn_parameters(160_485, num_classes=5), "should be a pair")
 
 
 # --------------------------------------------------------------------------- exercises 3-5
@@ -138,23 +120,23 @@ def bn_run(real_run):
 
 
 def test_seed_runs(seed_runs, real_run, capsys):
-    out = _passes(capsys, ex.check_seed_runs(seed_runs, num_classes=5))
+    out = passes(capsys, ex.check_seed_runs(seed_runs, num_classes=5))
     assert "seeds 0, 1, 2" in out
-    _not_yet(capsys, ex.check_seed_runs(None, num_classes=5), "`seed_runs` is still None")
-    _not_yet(capsys, ex.check_seed_runs(seed_runs[:2], num_classes=5), "holds 2 runs")
-    _not_yet(capsys, ex.check_seed_runs([r.model for r in seed_runs], num_classes=5),
+    not_yet(capsys, ex.check_seed_runs(None, num_classes=5), "`seed_runs` is still None")
+    not_yet(capsys, ex.check_seed_runs(seed_runs[:2], num_classes=5), "holds 2 runs")
+    not_yet(capsys, ex.check_seed_runs([r.model for r in seed_runs], num_classes=5),
              "is a model, not a training run")
     twice = _variant(real_run, seed=0, loss=0.0)  # same seed: same numbers
-    _not_yet(capsys, ex.check_seed_runs([real_run, twice, seed_runs[2]], num_classes=5),
+    not_yet(capsys, ex.check_seed_runs([real_run, twice, seed_runs[2]], num_classes=5),
              "same run twice")
     same_model = _variant(real_run, seed=1, model=real_run.model)
-    _not_yet(capsys, ex.check_seed_runs([real_run, same_model, seed_runs[2]], num_classes=5),
+    not_yet(capsys, ex.check_seed_runs([real_run, same_model, seed_runs[2]], num_classes=5),
              "same model object")
     wide = _variant(real_run, seed=3, model=models.build_cnn(5, filters=(16, 64, 128)))
-    _not_yet(capsys, ex.check_seed_runs([*seed_runs[:2], wide], num_classes=5),
+    not_yet(capsys, ex.check_seed_runs([*seed_runs[:2], wide], num_classes=5),
              "run 3 is not seed 000's network")
     fewer = _variant(real_run, seed=3, train_images=20)
-    _not_yet(capsys, ex.check_seed_runs([*seed_runs[:2], fewer], num_classes=5),
+    not_yet(capsys, ex.check_seed_runs([*seed_runs[:2], fewer], num_classes=5),
              "different data")
 
 
@@ -162,15 +144,15 @@ def test_seed_runs_global_seed(real_run, capsys):
     """keras.utils.set_random_seed before building, train.train's default seed 0: other
     initial weights, so other numbers, and it passes."""
     runs = [real_run] + [_variant(real_run, seed=0, loss=0.01 * s) for s in (1, 2)]
-    _passes(capsys, ex.check_seed_runs(runs, num_classes=5))
+    passes(capsys, ex.check_seed_runs(runs, num_classes=5))
 
 
 def test_spread(seed_runs, capsys):
     best = [r.best_val_accuracy for r in seed_runs]
-    out = _passes(capsys, ex.check_spread((min(best), max(best)), seed_runs))
+    out = passes(capsys, ex.check_spread((min(best), max(best)), seed_runs))
     assert "may be chance" in out
-    _not_yet(capsys, ex.check_spread(None, seed_runs), "`spread` is still None")
-    _not_yet(capsys, ex.check_spread((0.1, 0.2), None), "first finish exercise 3")
+    not_yet(capsys, ex.check_spread(None, seed_runs), "`spread` is still None")
+    not_yet(capsys, ex.check_spread((0.1, 0.2), None), "first finish exercise 3")
 
 
 def test_spread_mistakes(seed_runs, capsys):
@@ -181,16 +163,16 @@ def test_spread_mistakes(seed_runs, capsys):
 
     pairs = zip((0.5, 0.6, 0.7), (0.9, 0.95, 0.99), strict=True)
     runs = [fake(r, v, a) for r, (v, a) in zip(seed_runs, pairs, strict=True)]
-    _passes(capsys, ex.check_spread((0.5, 0.7), runs))
-    _not_yet(capsys, ex.check_spread((0.7, 0.5), runs), "the other way round")
-    _not_yet(capsys, ex.check_spread((50, 70), runs), "percentages")
-    _not_yet(capsys, ex.check_spread((0.9, 0.99), runs), "training accuracies")
+    passes(capsys, ex.check_spread((0.5, 0.7), runs))
+    not_yet(capsys, ex.check_spread((0.7, 0.5), runs), "the other way round")
+    not_yet(capsys, ex.check_spread((50, 70), runs), "percentages")
+    not_yet(capsys, ex.check_spread((0.9, 0.99), runs), "training accuracies")
     last = [dataclasses.replace(r, history={**r.history, "val_accuracy": [r.best_val_accuracy,
                                                                           0.1 + i / 10]})
             for i, r in enumerate(runs)]
-    _not_yet(capsys, ex.check_spread((0.1, 0.3), last), "last epochs")
-    _not_yet(capsys, ex.check_spread((0.55, 0.7), runs), "is not the range")
-    _not_yet(capsys, ex.check_spread("0.5-0.7", runs), "should be a pair")
+    not_yet(capsys, ex.check_spread((0.1, 0.3), last), "last epochs")
+    not_yet(capsys, ex.check_spread((0.55, 0.7), runs), "is not the range")
+    not_yet(capsys, ex.check_spread("0.5-0.7", runs), "should be a pair")
 
 
 def test_verdict(seed_runs, bn_run, capsys):
@@ -198,22 +180,22 @@ def test_verdict(seed_runs, bn_run, capsys):
         return dataclasses.replace(run, best_metrics={**run.best_metrics, "val_accuracy": acc})
 
     runs = [with_acc(r, a) for r, a in zip(seed_runs, (0.6, 0.5, 0.7), strict=True)]
-    _passes(capsys, ex.check_verdict("better", with_acc(bn_run, 0.75), runs))
-    _passes(capsys, ex.check_verdict("worse", with_acc(bn_run, 0.45), runs))
-    out = _passes(capsys, ex.check_verdict("within the spread", with_acc(bn_run, 0.65), runs))
+    passes(capsys, ex.check_verdict("better", with_acc(bn_run, 0.75), runs))
+    passes(capsys, ex.check_verdict("worse", with_acc(bn_run, 0.45), runs))
+    out = passes(capsys, ex.check_verdict("within the spread", with_acc(bn_run, 0.65), runs))
     assert "no evidence" in out
-    _not_yet(capsys, ex.check_verdict("better", with_acc(bn_run, 0.65), runs),
+    not_yet(capsys, ex.check_verdict("better", with_acc(bn_run, 0.65), runs),
              "you compared with one baseline run")
-    _not_yet(capsys, ex.check_verdict("worse", with_acc(bn_run, 0.65), runs), "Compute it")
-    _not_yet(capsys, ex.check_verdict("yes", with_acc(bn_run, 0.65), runs), "should be one of")
-    _not_yet(capsys, ex.check_verdict(None, bn_run, runs), "`verdict` is still None")
-    _not_yet(capsys, ex.check_verdict("better", runs[0], runs), "no BatchNormalization")
-    _not_yet(capsys, ex.check_verdict("better", bn_run.model, runs), "is a model")
-    _not_yet(capsys, ex.check_verdict("better", bn_run, None), "first finish exercise 3")
+    not_yet(capsys, ex.check_verdict("worse", with_acc(bn_run, 0.65), runs), "Compute it")
+    not_yet(capsys, ex.check_verdict("yes", with_acc(bn_run, 0.65), runs), "should be one of")
+    not_yet(capsys, ex.check_verdict(None, bn_run, runs), "`verdict` is still None")
+    not_yet(capsys, ex.check_verdict("better", runs[0], runs), "no BatchNormalization")
+    not_yet(capsys, ex.check_verdict("better", bn_run.model, runs), "is a model")
+    not_yet(capsys, ex.check_verdict("better", bn_run, None), "first finish exercise 3")
 
 
 def test_every_exercise_has_a_hint(capsys):
     for number in range(1, 6):
         ex.hint(number)
-        assert f"Hint for exercise {number}" in _verdict(capsys)
+        assert f"Hint for exercise {number}" in verdict(capsys)
     assert np.all([n in ex.exercises.titles for n in range(1, 6)])

@@ -8,29 +8,11 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from cifarlab import augment, data, exercises, models  # noqa: E402
+from cifarlab import augment, data, models  # noqa: E402
 from cifarlab.exercises import nb03 as ex  # noqa: E402
+from tests.exercise_checks import not_yet, passes, verdict  # noqa: E402
 
 L = keras.layers
-
-
-def _verdict(capsys) -> str:
-    out = capsys.readouterr().out.strip()
-    assert out.count("\n") == 0, f"a check prints one line: {out!r}"
-    return out
-
-
-def _passes(capsys, result) -> str:
-    out = _verdict(capsys)
-    assert result is True and out.startswith(exercises.PASSED), out
-    return out
-
-
-def _not_yet(capsys, result, match: str) -> str:
-    out = _verdict(capsys)
-    assert result is False and out.startswith(exercises.NOT_YET), out
-    assert match in out, out
-    return out
 
 
 def _seed002(*extra, rotation=15 / 360, shift=0.1, fill="nearest", flip="horizontal"):
@@ -63,16 +45,16 @@ def images():
 
 
 def test_augmentation(images, capsys):
-    out = _passes(capsys, ex.check_augmentation(_seed002(), images=images))
+    out = passes(capsys, ex.check_augmentation(_seed002(), images=images))
     assert "training=False none" in out
-    _not_yet(capsys, ex.check_augmentation(None), "`my_augmentation` is still None")
-    _not_yet(capsys, ex.check_augmentation(list(_seed002().layers)), "is a list")
-    _not_yet(capsys, ex.check_augmentation("flip"), "should be a Keras layer")
+    not_yet(capsys, ex.check_augmentation(None), "`my_augmentation` is still None")
+    not_yet(capsys, ex.check_augmentation(list(_seed002().layers)), "is a list")
+    not_yet(capsys, ex.check_augmentation("flip"), "should be a Keras layer")
 
 
 @pytest.mark.parametrize("preset", list(augment.PRESETS))
 def test_the_library_presets_pass(preset, capsys):
-    _passes(capsys, ex.check_augmentation(augment.augmentation(preset), preset=preset))
+    passes(capsys, ex.check_augmentation(augment.augmentation(preset), preset=preset))
 
 
 @pytest.mark.parametrize(("pipeline", "match"), [
@@ -89,13 +71,13 @@ def test_the_library_presets_pass(preset, capsys):
 ], ids=["degrees", "pixels", "vertical", "fill", "rescaling", "extra", "missing", "active",
         "range", "other"])
 def test_augmentation_mistakes(pipeline, match, images, capsys):
-    _not_yet(capsys, ex.check_augmentation(pipeline(), images=images), match)
+    not_yet(capsys, ex.check_augmentation(pipeline(), images=images), match)
 
 
 def test_contrast_value_range(capsys):
     mine = augment.augmentation("standard")
     wrong = keras.Sequential([*mine.layers[:-1], L.RandomContrast(0.1)])  # (0, 255)
-    _not_yet(capsys, ex.check_augmentation(wrong, preset="standard"), "value_range=(0, 1)")
+    not_yet(capsys, ex.check_augmentation(wrong, preset="standard"), "value_range=(0, 1)")
 
 
 def test_augmentation_leaves_training_state(capsys):
@@ -103,7 +85,7 @@ def test_augmentation_leaves_training_state(capsys):
     x = ex.probe_images(2)
     before = np.asarray(pipeline(x, training=True))
     pipeline = _seed002()  # the same seeds, checked first: the next call is as before
-    _passes(capsys, ex.check_augmentation(pipeline))
+    passes(capsys, ex.check_augmentation(pipeline))
     np.testing.assert_allclose(np.asarray(pipeline(x, training=True)), before)
 
 
@@ -120,31 +102,31 @@ def _baseline_layers():
 
 def test_augmented_model(images, capsys):
     mine = keras.Sequential([keras.Input((32, 32, 3)), _seed002(), *_baseline_layers()])
-    out = _passes(capsys, ex.check_augmented_model(mine, num_classes=5, images=images))
+    out = passes(capsys, ex.check_augmented_model(mine, num_classes=5, images=images))
     assert "training only" in out
-    _passes(capsys, ex.check_augmented_model(models.build_baseline_cnn(5, augment="standard"),
+    passes(capsys, ex.check_augmented_model(models.build_baseline_cnn(5, augment="standard"),
                                              num_classes=5))
-    _not_yet(capsys, ex.check_augmented_model(None, num_classes=5), "`aug_model` is still None")
+    not_yet(capsys, ex.check_augmented_model(None, num_classes=5), "`aug_model` is still None")
 
 
 def test_augmented_model_mistakes(capsys):
     def check(model):
         return ex.check_augmented_model(model, num_classes=5)
 
-    _not_yet(capsys, check(models.build_baseline_cnn(5)), "has no augmentation layer")
+    not_yet(capsys, check(models.build_baseline_cnn(5)), "has no augmentation layer")
     first, *rest = _baseline_layers()
     late = keras.Sequential([keras.Input((32, 32, 3)), first, _seed002(), *rest])
-    _not_yet(capsys, check(late), "augmentation comes first")
+    not_yet(capsys, check(late), "augmentation comes first")
     pipeline = _seed002()
     active = keras.Sequential([keras.Input((32, 32, 3)),
                                L.Lambda(lambda x: pipeline(x, training=True)),
                                *_baseline_layers()])
-    _not_yet(capsys, check(active), "augmentation active at prediction")
+    not_yet(capsys, check(active), "augmentation active at prediction")
     scaled = keras.Sequential([keras.Input((32, 32, 3)), _seed002(L.Rescaling(1 / 255)),
                                *_baseline_layers()])
-    _not_yet(capsys, check(scaled), "is a Rescaling")
+    not_yet(capsys, check(scaled), "is a Rescaling")
     wide = models.build_cnn(5, filters=(16, 64, 128), augment=_seed002())
-    _not_yet(capsys, check(wide), "not seed 000's network")
+    not_yet(capsys, check(wide), "not seed 000's network")
 
 
 # --------------------------------------------------------------------------- exercise 3
@@ -159,10 +141,10 @@ def test_predict(aug_model, images, capsys):
     def predict(model, x):
         return model.predict(data.scale_images(x), verbose=0)
 
-    out = _passes(capsys, ex.check_predict(predict, aug_model, images))
+    out = passes(capsys, ex.check_predict(predict, aug_model, images))
     assert "augmentation stays out of prediction" in out
-    _not_yet(capsys, ex.check_predict(None, aug_model, images), "`predict` is still None")
-    _not_yet(capsys, ex.check_predict("predict", aug_model, images), "should be a function")
+    not_yet(capsys, ex.check_predict(None, aug_model, images), "`predict` is still None")
+    not_yet(capsys, ex.check_predict("predict", aug_model, images), "should be a function")
 
 
 def test_predict_mistakes(aug_model, images, capsys):
@@ -187,10 +169,10 @@ def test_predict_mistakes(aug_model, images, capsys):
                          (augments_the_images, "augmentation active at prediction"),
                          (unscaled, "unscaled pixels"), (class_ids, "not class ids"),
                          (reversed_rows, "does not give the probabilities")):
-        _not_yet(capsys, ex.check_predict(wrong, aug_model, images), match)
+        not_yet(capsys, ex.check_predict(wrong, aug_model, images), match)
 
 
 def test_every_exercise_has_a_hint(capsys):
     for number in (1, 2, 3):
         ex.hint(number)
-        assert f"Hint for exercise {number}" in _verdict(capsys)
+        assert f"Hint for exercise {number}" in verdict(capsys)

@@ -9,30 +9,12 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from cifarlab import exercises, transfer  # noqa: E402
+from cifarlab import transfer  # noqa: E402
 from cifarlab.exercises import nb05 as ex  # noqa: E402
+from tests.exercise_checks import not_yet, passes  # noqa: E402
 
 L = keras.layers
 SIZE, CLASSES, TOP = 32, 5, 20  # input size, classes, layers fine-tuned
-
-
-def _verdict(capsys) -> str:
-    out = capsys.readouterr().out.strip()
-    assert out.count("\n") == 0, f"a check prints one line: {out!r}"
-    return out
-
-
-def _passes(capsys, result) -> str:
-    out = _verdict(capsys)
-    assert result is True and out.startswith(exercises.PASSED), out
-    return out
-
-
-def _not_yet(capsys, result, match: str) -> str:
-    out = _verdict(capsys)
-    assert result is False and out.startswith(exercises.NOT_YET), out
-    assert match in out, out
-    return out
 
 
 def _base(size=SIZE, *, include_top=False, frozen=True):
@@ -76,18 +58,18 @@ def base():
 
 
 def test_backbone(capsys, reference, base):
-    out = _passes(capsys, ex.check_backbone(base, reference))
+    out = passes(capsys, ex.check_backbone(base, reference))
     assert "all frozen" in out and "3x3x1280" not in out  # 32 px: 1x1 feature maps
 
 
 def test_backbone_none(capsys, reference):
-    _not_yet(capsys, ex.check_backbone(None, reference), "`base` is still None")
+    not_yet(capsys, ex.check_backbone(None, reference), "`base` is still None")
 
 
 def test_backbone_left_trainable(capsys, reference, base):
     base.trainable = True
     try:
-        _not_yet(capsys, ex.check_backbone(base, reference), "backbone left trainable")
+        not_yet(capsys, ex.check_backbone(base, reference), "backbone left trainable")
     finally:
         base.trainable = False
 
@@ -97,7 +79,7 @@ def test_backbone_frozen_layer_by_layer_like_seed_001(capsys, reference, base):
     for layer in base.layers:
         layer.trainable = False
     try:
-        assert "seed 001" in _passes(capsys, ex.check_backbone(base, reference))
+        assert "seed 001" in passes(capsys, ex.check_backbone(base, reference))
     finally:
         base.trainable = False
 
@@ -105,25 +87,25 @@ def test_backbone_frozen_layer_by_layer_like_seed_001(capsys, reference, base):
 @pytest.mark.parametrize(("kwargs", "match"), [({"include_top": True}, "include_top=False"),
                                                ({"size": 64}, "input_shape=(32, 32, 3)")])
 def test_backbone_wrong_build(capsys, reference, kwargs, match):
-    _not_yet(capsys, ex.check_backbone(_base(**kwargs), reference), match)
+    not_yet(capsys, ex.check_backbone(_base(**kwargs), reference), match)
 
 
 def test_backbone_reference_itself_and_random_weights(capsys, reference, base):
-    _not_yet(capsys, ex.check_backbone(transfer.get_backbone(reference), reference),
+    not_yet(capsys, ex.check_backbone(transfer.get_backbone(reference), reference),
              "reference's own")
-    _not_yet(capsys, ex.check_backbone(base, reference, pretrained=True), "random weights")
+    not_yet(capsys, ex.check_backbone(base, reference, pretrained=True), "random weights")
 
 
 # --------------------------------------------------------------------------- exercise 2
 
 
 def test_transfer_model(capsys, reference, base):
-    out = _passes(capsys, ex.check_transfer_model(_model(base), base, reference))
+    out = passes(capsys, ex.check_transfer_model(_model(base), base, reference))
     assert "6,405" in out
 
 
 def test_transfer_model_none(capsys, reference, base):
-    _not_yet(capsys, ex.check_transfer_model(None, base, reference), "`model` is still None")
+    not_yet(capsys, ex.check_transfer_model(None, base, reference), "`model` is still None")
 
 
 @pytest.mark.parametrize(("mistake", "match"), [
@@ -136,18 +118,18 @@ def test_transfer_model_none(capsys, reference, base):
     ({"split": False}, "named 'features'"),
 ])
 def test_transfer_model_mistakes(capsys, reference, base, mistake, match):
-    _not_yet(capsys, ex.check_transfer_model(_model(base, **mistake), base, reference), match)
+    not_yet(capsys, ex.check_transfer_model(_model(base, **mistake), base, reference), match)
 
 
 def test_transfer_model_backbone_left_trainable_or_unused(capsys, reference, base):
     model = _model(base)
     base.trainable = True
     try:
-        _not_yet(capsys, ex.check_transfer_model(model, base, reference), "left trainable")
+        not_yet(capsys, ex.check_transfer_model(model, base, reference), "left trainable")
     finally:
         base.trainable = False
     other = _model(_base())
-    _not_yet(capsys, ex.check_transfer_model(other, base, reference), "does not use `base`")
+    not_yet(capsys, ex.check_transfer_model(other, base, reference), "does not use `base`")
 
 
 # --------------------------------------------------------------------------- exercise 3
@@ -183,34 +165,34 @@ IMAGES = np.random.default_rng(1).uniform(size=(24, 32, 32, 3)).astype("float32"
 
 def test_head_training(capsys):
     model, small, head = _tiny()
-    out = _passes(capsys, ex.check_head_training(_fit(head, FEATURES, LABELS), model, small))
+    out = passes(capsys, ex.check_head_training(_fit(head, FEATURES, LABELS), model, small))
     assert "2 epochs on cached features" in out
 
 
 def test_head_training_none_and_not_a_history(capsys):
     model, small, head = _tiny()
-    _not_yet(capsys, ex.check_head_training(None, model, small), "`history` is still None")
-    _not_yet(capsys, ex.check_head_training(head, model, small), "= head.fit(...)")
+    not_yet(capsys, ex.check_head_training(None, model, small), "`history` is still None")
+    not_yet(capsys, ex.check_head_training(head, model, small), "= head.fit(...)")
 
 
 def test_head_training_the_slow_way(capsys):
     model, small, _ = _tiny()
-    _not_yet(capsys, ex.check_head_training(_fit(model, IMAGES, LABELS, epochs=1), model, small),
+    not_yet(capsys, ex.check_head_training(_fit(model, IMAGES, LABELS, epochs=1), model, small),
              "the slow way")
 
 
 def test_head_training_no_validation_or_rate_too_high(capsys):
     model, small, head = _tiny()
     history = _fit(head, FEATURES, LABELS, validation=False)
-    _not_yet(capsys, ex.check_head_training(history, model, small), "no validation data")
+    not_yet(capsys, ex.check_head_training(history, model, small), "no validation data")
     history = _fit(head, FEATURES, LABELS, rate=10.0, epochs=1)
-    _not_yet(capsys, ex.check_head_training(history, model, small), "too high to train")
+    not_yet(capsys, ex.check_head_training(history, model, small), "too high to train")
 
 
 def test_head_training_other_model(capsys):
     model, small, _ = _tiny()
     _, _, other_head = _tiny()
-    _not_yet(capsys, ex.check_head_training(_fit(other_head, FEATURES, LABELS), model, small),
+    not_yet(capsys, ex.check_head_training(_fit(other_head, FEATURES, LABELS), model, small),
              "not the head inside")
 
 
@@ -219,9 +201,9 @@ def test_head_training_backbone_trained(capsys):
     history = _fit(model, IMAGES, LABELS, epochs=1)  # the whole model, backbone trainable
     _fit(head, FEATURES, LABELS)
     history = head.history
-    _not_yet(capsys, ex.check_head_training(history, model, small), "backbone left trainable")
+    not_yet(capsys, ex.check_head_training(history, model, small), "backbone left trainable")
     small.trainable = False
-    _not_yet(capsys, ex.check_head_training(history, model, small), "weights changed")
+    not_yet(capsys, ex.check_head_training(history, model, small), "weights changed")
 
 
 # --------------------------------------------------------------------------- exercise 4
@@ -229,7 +211,7 @@ def test_head_training_backbone_trained(capsys):
 
 @pytest.mark.parametrize("answer", [{"a", "d"}, "a, d", ["d", "a"], "AD"])
 def test_cacheable(capsys, answer):
-    _passes(capsys, ex.check_cacheable(answer))
+    passes(capsys, ex.check_cacheable(answer))
 
 
 @pytest.mark.parametrize(("answer", "match"), [
@@ -238,7 +220,7 @@ def test_cacheable(capsys, answer):
     ({"d"}, "frozen backbone gives the same features"), ({"a", "e"}, "not a choice"),
     (3, "set of letters")])
 def test_cacheable_mistakes(capsys, answer, match):
-    _not_yet(capsys, ex.check_cacheable(answer), match)
+    not_yet(capsys, ex.check_cacheable(answer), match)
 
 
 # --------------------------------------------------------------------------- exercise 5
@@ -274,14 +256,14 @@ def test_fine_tuning(capsys, tuned_reference, student):
     model, base = student
     optimizer = _fine_tune(model, base)
     bn = [layer.moving_mean.numpy().copy() for layer in ex._bn_layers(base)]
-    out = _passes(capsys, ex.check_fine_tuning(optimizer, model, base, tuned_reference))
+    out = passes(capsys, ex.check_fine_tuning(optimizer, model, base, tuned_reference))
     assert "batch norm frozen" in out
     for before, layer in zip(bn, ex._bn_layers(base), strict=True):  # the check restores them
         np.testing.assert_array_equal(before, layer.moving_mean.numpy())
 
 
 def test_fine_tuning_none(capsys, tuned_reference, student):
-    _not_yet(capsys, ex.check_fine_tuning(None, *student, tuned_reference),
+    not_yet(capsys, ex.check_fine_tuning(None, *student, tuned_reference),
              "`fine_tune_optimizer` is still None")
 
 
@@ -296,14 +278,14 @@ def test_fine_tuning_none(capsys, tuned_reference, student):
 def test_fine_tuning_mistakes(capsys, tuned_reference, student, mistake, match):
     model, base = student
     optimizer = _fine_tune(model, base, **mistake)
-    _not_yet(capsys, ex.check_fine_tuning(optimizer, model, base, tuned_reference), match)
+    not_yet(capsys, ex.check_fine_tuning(optimizer, model, base, tuned_reference), match)
 
 
 def test_fine_tuning_not_recompiled_since_fit(capsys, tuned_reference, student):
     model, base = student
     optimizer = _fine_tune(model, base)
     model.make_train_function()  # what fit leaves behind: its training step
-    _not_yet(capsys, ex.check_fine_tuning(optimizer, model, base, tuned_reference),
+    not_yet(capsys, ex.check_fine_tuning(optimizer, model, base, tuned_reference),
              "not recompiled since the last fit")
 
 
@@ -314,7 +296,7 @@ def test_fine_tuning_head_frozen(capsys, tuned_reference, student):
     head.trainable = False
     try:
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
-        _not_yet(capsys, ex.check_fine_tuning(optimizer, model, base, tuned_reference),
+        not_yet(capsys, ex.check_fine_tuning(optimizer, model, base, tuned_reference),
                  "the head is frozen")
     finally:
         head.trainable = True

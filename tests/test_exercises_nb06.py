@@ -14,7 +14,8 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from cifarlab import evaluate, models, photos, train  # noqa: E402
-from cifarlab.exercises import NOT_YET, PASSED, nb06  # noqa: E402
+from cifarlab.exercises import nb06  # noqa: E402
+from tests.exercise_checks import not_yet, passes  # noqa: E402
 
 # A model whose softmax we know: mean colour -> Dense -> softmax (as in test_evaluate).
 W = np.array([[8.0, 1.0, 0.0], [2.0, 6.0, 0.0], [0.5, 0.0, 4.0]], dtype=np.float32)
@@ -48,25 +49,6 @@ def evaluation(colour_model):
     colours = np.array([0, 0, 1, 1, 2, 2, 2, 0, 0])  # the model predicts the colour
     truth = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
     return evaluate.evaluate(colour_model, _colour_images(colours), truth, RGB, synthetic=True)
-
-
-def _verdict(capsys) -> str:
-    out = capsys.readouterr().out.strip()
-    assert out.count("\n") == 0, f"a check prints one line: {out!r}"
-    return out
-
-
-def _passes(capsys, result) -> str:
-    out = _verdict(capsys)
-    assert result is True and out.startswith(PASSED), out
-    return out
-
-
-def _not_yet(capsys, result, match: str) -> str:
-    out = _verdict(capsys)
-    assert result is False and out.startswith(NOT_YET), out
-    assert match in out, out
-    return out
 
 
 # --------------------------------------------------------------------------- exercise 1
@@ -107,9 +89,9 @@ def _check_run(run, baseline, lab, *, train_data=None, val_data=None, **kwargs):
 def test_better_model_right_answer(runs, lab, capsys):
     weak, better, _ = runs
     assert better.best_val_accuracy > weak.best_val_accuracy
-    assert "beats the baseline's" in _passes(capsys, _check_run(better, weak, lab))
+    assert "beats the baseline's" in passes(capsys, _check_run(better, weak, lab))
     scaled = (lab.x_val.astype("float32") / 255, lab.y_val)  # the same images, scaled
-    _passes(capsys, _check_run(better, weak, lab, val_data=scaled))
+    passes(capsys, _check_run(better, weak, lab, val_data=scaled))
 
 
 def test_better_model_wrong_splits(runs, lab, capsys):
@@ -117,81 +99,81 @@ def test_better_model_wrong_splits(runs, lab, capsys):
     x, y, x_val, y_val = lab.x_train, lab.y_train, lab.x_val, lab.y_val
     on_test = (lab.data.x_test, lab.data.y_test)
     result = _check_run(better, weak, lab, val_data=on_test)
-    _not_yet(capsys, result, "the test split used for validation: 100 of your 100")
+    not_yet(capsys, result, "the test split used for validation: 100 of your 100")
     result = _check_run(better, weak, lab, val_data=(x[:100], y[:100]))  # issue 12's example
-    _not_yet(capsys, result, "validation images taken from the training images: 100 of your")
+    not_yet(capsys, result, "validation images taken from the training images: 100 of your")
     result = _check_run(better, weak, lab, val_data=(x_val[:50], y_val[:50]))
-    _not_yet(capsys, result, "50 of the 100 in lab.x_val")
+    not_yet(capsys, result, "50 of the 100 in lab.x_val")
     both = (np.concatenate([x, x_val]), np.concatenate([y, y_val]))
     result = _check_run(better, weak, lab, train_data=both)
-    _not_yet(capsys, result, "validation images in the training data: 100 of your 400")
+    not_yet(capsys, result, "validation images in the training data: 100 of your 400")
     with_test = (np.concatenate([x, on_test[0]]), np.concatenate([y, on_test[1]]))
     result = _check_run(better, weak, lab, train_data=with_test)
-    _not_yet(capsys, result, "the test split used for training")
+    not_yet(capsys, result, "the test split used for training")
     result = _check_run(other, weak, lab)  # validated on 50 images, claims all 100
-    _not_yet(capsys, result, "it was not validated on val_data")
+    not_yet(capsys, result, "it was not validated on val_data")
     result = nb06.check_better_model(better, weak, lab, train_data=None, val_data=None)
-    _not_yet(capsys, result, "`val_data` should be the (images, labels) pair")
+    not_yet(capsys, result, "`val_data` should be the (images, labels) pair")
 
 
 def test_better_model_wrong_answer(runs, lab, capsys):
     weak, better, _ = runs
-    _not_yet(capsys, _check_run(weak, better, lab), "it needs to be above the baseline's")
+    not_yet(capsys, _check_run(weak, better, lab), "it needs to be above the baseline's")
     three = SimpleNamespace(**{**vars(lab), "num_classes": 3})
-    _not_yet(capsys, _check_run(better, weak, three), "(None, 3)")
-    _not_yet(capsys, _check_run(better.model, weak, lab), "is a model, not a training run")
-    _not_yet(capsys, _check_run("my model", weak, lab), "should be the RunResult")
+    not_yet(capsys, _check_run(better, weak, three), "(None, 3)")
+    not_yet(capsys, _check_run(better.model, weak, lab), "is a model, not a training run")
+    not_yet(capsys, _check_run("my model", weak, lab), "should be the RunResult")
 
 
 def test_better_model_margin(runs, lab, capsys):
     weak, better, _ = runs
-    out = _passes(capsys, _check_run(weak, better, lab, margin=1.0))
+    out = passes(capsys, _check_run(weak, better, lab, margin=1.0))
     assert "within the allowed margin" in out
-    _not_yet(capsys, _check_run(weak, better, lab, margin=1e-9), "it needs to be above")
+    not_yet(capsys, _check_run(weak, better, lab, margin=1e-9), "it needs to be above")
 
 
 def test_better_model_missing(runs, lab, capsys):
-    _not_yet(capsys, _check_run(None, runs[0], lab), "`better` is still None")
+    not_yet(capsys, _check_run(None, runs[0], lab), "`better` is still None")
 
 
 # --------------------------------------------------------------------------- exercise 2
 
 
 def test_most_confused_right_answer(evaluation, capsys):
-    out = _passes(capsys, nb06.check_most_confused(("blue", "red"), evaluation))
+    out = passes(capsys, nb06.check_most_confused(("blue", "red"), evaluation))
     assert "2 of the 4 blue images were predicted as red (50%)" in out
-    _passes(capsys, nb06.check_most_confused((2, 0), evaluation))  # ids work too
-    _passes(capsys, nb06.check_most_confused(np.array(["Blue", "RED"]), evaluation))
+    passes(capsys, nb06.check_most_confused((2, 0), evaluation))  # ids work too
+    passes(capsys, nb06.check_most_confused(np.array(["Blue", "RED"]), evaluation))
 
 
 def test_most_confused_wrong_answer(evaluation, capsys):
     result = nb06.check_most_confused(("red", "blue"), evaluation)
-    _not_yet(capsys, result, "the other way round")
+    not_yet(capsys, result, "the other way round")
     result = nb06.check_most_confused(("green", "blue"), evaluation)
-    _not_yet(capsys, result, "another pair is confused 2 times")
+    not_yet(capsys, result, "another pair is confused 2 times")
     result = nb06.check_most_confused(("blue", "blue"), evaluation)
-    _not_yet(capsys, result, "the diagonal holds the correct predictions")
+    not_yet(capsys, result, "the diagonal holds the correct predictions")
     result = nb06.check_most_confused(("bleu", "red"), evaluation)
-    _not_yet(capsys, result, "Did you mean 'blue'?")
+    not_yet(capsys, result, "Did you mean 'blue'?")
     result = nb06.check_most_confused((7, 0), evaluation)
-    _not_yet(capsys, result, "out of range")
-    _not_yet(capsys, nb06.check_most_confused("blue", evaluation), "should be a pair")
-    _not_yet(capsys, nb06.check_most_confused(("blue",), evaluation), "it holds 1")
+    not_yet(capsys, result, "out of range")
+    not_yet(capsys, nb06.check_most_confused("blue", evaluation), "should be a pair")
+    not_yet(capsys, nb06.check_most_confused(("blue",), evaluation), "it holds 1")
 
 
 def test_most_confused_missing(evaluation, capsys):
     result = nb06.check_most_confused(None, evaluation)
-    _not_yet(capsys, result, "`most_confused_pair` is still None")
+    not_yet(capsys, result, "`most_confused_pair` is still None")
 
 
 def test_a_check_never_raises(capsys):
     result = nb06.check_most_confused(("blue", "red"), evaluation=None)
-    _not_yet(capsys, result, "the check could not use your answer (AttributeError")
+    not_yet(capsys, result, "the check could not use your answer (AttributeError")
 
 
 def test_no_mistakes_means_no_pair(colour_model, capsys):
     perfect = evaluate.evaluate(colour_model, _colour_images([0, 1, 2]), [0, 1, 2], RGB)
-    _passes(capsys, nb06.check_most_confused((0, 1), perfect))
+    passes(capsys, nb06.check_most_confused((0, 1), perfect))
 
 
 # --------------------------------------------------------------------------- exercise 3
@@ -204,12 +186,12 @@ EXPLANATION = (
 
 
 def test_explanation(evaluation, capsys):
-    assert "is written" in _passes(capsys, nb06.check_explanation(EXPLANATION, evaluation))
+    assert "is written" in passes(capsys, nb06.check_explanation(EXPLANATION, evaluation))
     wrong = EXPLANATION.replace("blue", "green")
-    _not_yet(capsys, nb06.check_explanation(wrong, evaluation), "blue -> red")
-    _not_yet(capsys, nb06.check_explanation("blue red", evaluation), "has 2 words")
-    _not_yet(capsys, nb06.check_explanation(None, evaluation), "`explanation` is still None")
-    _not_yet(capsys, nb06.check_explanation(42, evaluation), "should be a string")
+    not_yet(capsys, nb06.check_explanation(wrong, evaluation), "blue -> red")
+    not_yet(capsys, nb06.check_explanation("blue red", evaluation), "has 2 words")
+    not_yet(capsys, nb06.check_explanation(None, evaluation), "`explanation` is still None")
+    not_yet(capsys, nb06.check_explanation(42, evaluation), "should be a string")
 
 
 # --------------------------------------------------------------------------- exercise 4
@@ -217,36 +199,36 @@ def test_explanation(evaluation, capsys):
 
 def test_highest_loss_right_answer(evaluation, capsys):
     best = evaluation.highest_loss["index"][:3]
-    assert "the 3 highest-loss images" in _passes(
+    assert "the 3 highest-loss images" in passes(
         capsys, nb06.check_highest_loss(best, evaluation, n=3)
     )
     reordered = list(best)[::-1]
-    _passes(capsys, nb06.check_highest_loss(reordered, evaluation, n=3))
+    passes(capsys, nb06.check_highest_loss(reordered, evaluation, n=3))
     loss = -np.log(evaluation.probabilities[np.arange(9), evaluation.y_true])
-    _passes(capsys, nb06.check_highest_loss(np.argsort(-loss)[:4], evaluation, n=4))
+    passes(capsys, nb06.check_highest_loss(np.argsort(-loss)[:4], evaluation, n=4))
 
 
 def test_highest_loss_wrong_answer(evaluation, capsys):
     order = evaluation.highest_loss["index"].to_numpy()
     result = nb06.check_highest_loss(order[-3:], evaluation, n=3)
-    _not_yet(capsys, result, "the *lowest* loss")
+    not_yet(capsys, result, "the *lowest* loss")
     result = nb06.check_highest_loss([order[0], order[1], order[-1]], evaluation, n=3)
-    _not_yet(capsys, result, "some of these are not among the highest-loss images")
+    not_yet(capsys, result, "some of these are not among the highest-loss images")
     result = nb06.check_highest_loss(order[:2], evaluation, n=3)
-    _not_yet(capsys, result, "holds 2 positions; the exercise asks for 3")
+    not_yet(capsys, result, "holds 2 positions; the exercise asks for 3")
     result = nb06.check_highest_loss([0, 1, 99], evaluation, n=3)
-    _not_yet(capsys, result, "positions must lie in 0..8")
+    not_yet(capsys, result, "positions must lie in 0..8")
     result = nb06.check_highest_loss([7, 7, 8], evaluation, n=3)
-    _not_yet(capsys, result, "repeats a position")
+    not_yet(capsys, result, "repeats a position")
     result = nb06.check_highest_loss(evaluation.highest_loss, evaluation, n=3)
-    _not_yet(capsys, result, "received a DataFrame")
+    not_yet(capsys, result, "received a DataFrame")
     result = nb06.check_highest_loss([0.5, 1.5, 2.5], evaluation, n=3)
-    _not_yet(capsys, result, "integer positions")
+    not_yet(capsys, result, "integer positions")
 
 
 def test_highest_loss_missing(evaluation, capsys):
     result = nb06.check_highest_loss(None, evaluation, n=3)
-    _not_yet(capsys, result, "`highest_loss_indices` is still None")
+    not_yet(capsys, result, "`highest_loss_indices` is still None")
 
 
 # --------------------------------------------------------------------------- exercise 5
@@ -264,27 +246,27 @@ def _probabilities(model, photo_paths, **prepare):
 def test_predictions_right_answer(colour_model, photo, capsys):
     p = _probabilities(colour_model, [photo, photo])
     result = nb06.check_predictions(p, colour_model, [photo, photo])
-    assert "2 photo(s) predicted from pixels scaled like the training images" in _passes(
+    assert "2 photo(s) predicted from pixels scaled like the training images" in passes(
         capsys, result)
 
 
 def test_predictions_wrong_answer(colour_model, photo, capsys):
     check = nb06.check_predictions
     unscaled = colour_model.predict(photos.load_images([photo]), verbose=0)  # seed 003
-    _not_yet(capsys, check(unscaled, colour_model, [photo]), "unscaled pixels: these are")
+    not_yet(capsys, check(unscaled, colour_model, [photo]), "unscaled pixels: these are")
     squashed = _probabilities(colour_model, [photo], crop=None, resample="nearest")
-    _not_yet(capsys, check(squashed, colour_model, [photo]), "load_img(path, target_size")
+    not_yet(capsys, check(squashed, colour_model, [photo]), "load_img(path, target_size")
     table = photos.predict_images(colour_model, [photo], RGB, top_k=2)
-    _not_yet(capsys, check(table, colour_model, [photo]), "is a table")
+    not_yet(capsys, check(table, colour_model, [photo]), "is a table")
     p = _probabilities(colour_model, [photo])
-    _not_yet(capsys, check(p.argmax(axis=1), colour_model, [photo]), "has shape (1,)")
-    _not_yet(capsys, check(p, colour_model, [photo, photo]), "per photo: (2, 3)")
-    _not_yet(capsys, check(p[:, ::-1], colour_model, [photo]), "is not what the model predicts")
+    not_yet(capsys, check(p.argmax(axis=1), colour_model, [photo]), "has shape (1,)")
+    not_yet(capsys, check(p, colour_model, [photo, photo]), "per photo: (2, 3)")
+    not_yet(capsys, check(p[:, ::-1], colour_model, [photo]), "is not what the model predicts")
 
 
 def test_predictions_missing(colour_model, photo, capsys):
     result = nb06.check_predictions(None, colour_model, [photo])
-    _not_yet(capsys, result, "`my_probabilities` is still None")
+    not_yet(capsys, result, "`my_probabilities` is still None")
 
 
 def test_sample_photo(tmp_path, photo):
@@ -323,7 +305,7 @@ def test_reloaded_right_answer(colour_model, saved, capsys):
     reloaded = keras.saving.load_model(saved)
     images = _colour_images([0, 1, 2, 2])
     result = nb06.check_reloaded_model(reloaded, colour_model, images, path=saved)
-    assert "predicts exactly like the original on 4 images" in _passes(capsys, result)
+    assert "predicts exactly like the original on 4 images" in passes(capsys, result)
 
 
 def test_reloaded_wrong_answer(colour_model, saved, tmp_path, capsys):
@@ -331,17 +313,17 @@ def test_reloaded_wrong_answer(colour_model, saved, tmp_path, capsys):
     other = _colour_model()
     other.layers[-1].set_weights([W[::-1].copy(), B])
     result = nb06.check_reloaded_model(other, colour_model, images, path=saved)
-    _not_yet(capsys, result, "predicts differently from the original")
+    not_yet(capsys, result, "predicts differently from the original")
     result = nb06.check_reloaded_model(colour_model, colour_model, images)
-    _not_yet(capsys, result, "the very model in memory")
+    not_yet(capsys, result, "the very model in memory")
     result = nb06.check_reloaded_model(str(saved), colour_model, images)
-    _not_yet(capsys, result, "is a path; load the model from it")
+    not_yet(capsys, result, "is a path; load the model from it")
     result = nb06.check_reloaded_model(other, colour_model, images, path=tmp_path / "m.h5")
-    _not_yet(capsys, result, "save to a file ending in .keras")
+    not_yet(capsys, result, "save to a file ending in .keras")
     result = nb06.check_reloaded_model(other, colour_model, images, path=tmp_path / "no.keras")
-    _not_yet(capsys, result, "there is no file")
+    not_yet(capsys, result, "there is no file")
 
 
 def test_reloaded_missing(colour_model, capsys):
     result = nb06.check_reloaded_model(None, colour_model, _colour_images([0]))
-    _not_yet(capsys, result, "`reloaded` is still None")
+    not_yet(capsys, result, "`reloaded` is still None")

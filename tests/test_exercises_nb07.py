@@ -13,29 +13,10 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from cifarlab import course  # noqa: E402
-from cifarlab.exercises import NOT_YET, PASSED  # noqa: E402
 from cifarlab.exercises import nb07 as ex  # noqa: E402
+from tests.exercise_checks import not_yet, passes  # noqa: E402
 
 L = keras.layers
-
-
-def _verdict(capsys) -> str:
-    out = capsys.readouterr().out.strip()
-    assert out.count("\n") == 0, f"a check prints one line: {out!r}"
-    return out
-
-
-def _passes(capsys, result) -> str:
-    out = _verdict(capsys)
-    assert result is True and out.startswith(PASSED), out
-    return out
-
-
-def _not_yet(capsys, result, match: str) -> str:
-    out = _verdict(capsys)
-    assert result is False and out.startswith(NOT_YET), out
-    assert match in out, out
-    return out
 
 
 def vgg_block(filters, convs):
@@ -59,13 +40,13 @@ def make_network(block=vgg_block, *, dropout=0.5, softmax=True, scale=True):
 # --------------------------------------------------------------------------- exercise 1
 
 def test_block_right_answer(capsys):
-    out = _passes(capsys, ex.check_vgg_block(vgg_block))
+    out = passes(capsys, ex.check_vgg_block(vgg_block))
     assert "38,976 parameters" in out and "1,476,352" not in out  # exercise 3 stays open
 
 
 def test_block_missing_and_not_a_function(capsys):
-    _not_yet(capsys, ex.check_vgg_block(None), "`vgg_block` is still None")
-    _not_yet(capsys, ex.check_vgg_block(vgg_block(64, 2)), "should be a function")
+    not_yet(capsys, ex.check_vgg_block(None), "`vgg_block` is still None")
+    not_yet(capsys, ex.check_vgg_block(vgg_block(64, 2)), "should be a function")
 
 
 def test_block_typical_mistakes(capsys):
@@ -97,40 +78,40 @@ def test_block_typical_mistakes(capsys):
     def as_model(filters, convs):
         return keras.Sequential(vgg_block(filters, convs))
 
-    _not_yet(capsys, ex.check_vgg_block(repeated), "the same layer object appears twice")
-    _not_yet(capsys, ex.check_vgg_block(valid), "padding='same'")
-    _not_yet(capsys, ex.check_vgg_block(norm_each), "ONE per block")
-    _not_yet(capsys, ex.check_vgg_block(linear), "activation='relu'")
-    _not_yet(capsys, ex.check_vgg_block(fixed), "holds 2 convolutions, not 3")
-    _not_yet(capsys, ex.check_vgg_block(no_pool), "MaxPooling2D")
-    _not_yet(capsys, ex.check_vgg_block(as_model), "should return a list of layers")
+    not_yet(capsys, ex.check_vgg_block(repeated), "the same layer object appears twice")
+    not_yet(capsys, ex.check_vgg_block(valid), "padding='same'")
+    not_yet(capsys, ex.check_vgg_block(norm_each), "ONE per block")
+    not_yet(capsys, ex.check_vgg_block(linear), "activation='relu'")
+    not_yet(capsys, ex.check_vgg_block(fixed), "holds 2 convolutions, not 3")
+    not_yet(capsys, ex.check_vgg_block(no_pool), "MaxPooling2D")
+    not_yet(capsys, ex.check_vgg_block(as_model), "should return a list of layers")
 
 
 # --------------------------------------------------------------------------- exercise 2
 
 def test_network_right_answer(capsys):
-    out = _passes(capsys, ex.check_vgg_network(make_network(), num_classes=100))
+    out = passes(capsys, ex.check_vgg_network(make_network(), num_classes=100))
     assert "8,739,492 parameters, 1,920 of them non-trainable" in out
 
 
 def test_network_missing(capsys):
-    _not_yet(capsys, ex.check_vgg_network(None, num_classes=100), "`vgg_network` is still None")
+    not_yet(capsys, ex.check_vgg_network(None, num_classes=100), "`vgg_network` is still None")
 
 
 def test_network_typical_mistakes(capsys):
-    _not_yet(capsys, ex.check_vgg_network(make_network(dropout=0), num_classes=100),
+    not_yet(capsys, ex.check_vgg_network(make_network(dropout=0), num_classes=100),
              "a Dropout")
-    _not_yet(capsys, ex.check_vgg_network(make_network(dropout=0.3), num_classes=100),
+    not_yet(capsys, ex.check_vgg_network(make_network(dropout=0.3), num_classes=100),
              "Dropout(0.5)")
-    _not_yet(capsys, ex.check_vgg_network(make_network(softmax=False), num_classes=100),
+    not_yet(capsys, ex.check_vgg_network(make_network(softmax=False), num_classes=100),
              "activation='softmax'")
-    _not_yet(capsys, ex.check_vgg_network(make_network(scale=False), num_classes=100),
+    not_yet(capsys, ex.check_vgg_network(make_network(scale=False), num_classes=100),
              "width=0.125 should scale")
 
     def no_options(num_classes):
         return make_network()(num_classes)
 
-    _not_yet(capsys, ex.check_vgg_network(no_options, num_classes=100), "by keyword")
+    not_yet(capsys, ex.check_vgg_network(no_options, num_classes=100), "by keyword")
 
 
 # --------------------------------------------------------------------------- exercise 3
@@ -139,15 +120,15 @@ def test_block_params(capsys):
     right = (3 * 3 * 128 * 256 + 256) + 2 * (3 * 3 * 256 * 256 + 256) + 4 * 256
     model = keras.Sequential([keras.Input((8, 8, 128)), *vgg_block(256, 3)])
     assert right == model.count_params()
-    _passes(capsys, ex.check_block_params(right))
-    _passes(capsys, ex.check_block_params(np.int64(right)))
-    _not_yet(capsys, ex.check_block_params(None), "`block3_params` is still None")
-    _not_yet(capsys, ex.check_block_params(right - 3 * 256), "the biases are missing")
-    _not_yet(capsys, ex.check_block_params(right - 4 * 256), "normalization is missing")
-    _not_yet(capsys, ex.check_block_params(right - 2 * 256), "4 numbers per channel")
-    _not_yet(capsys, ex.check_block_params(right + 9 * 128 * 256), "128 channels of block 2")
-    _not_yet(capsys, ex.check_block_params(right + 1), "is not it")
-    _not_yet(capsys, ex.check_block_params("1476352"), "should be a whole number")
+    passes(capsys, ex.check_block_params(right))
+    passes(capsys, ex.check_block_params(np.int64(right)))
+    not_yet(capsys, ex.check_block_params(None), "`block3_params` is still None")
+    not_yet(capsys, ex.check_block_params(right - 3 * 256), "the biases are missing")
+    not_yet(capsys, ex.check_block_params(right - 4 * 256), "normalization is missing")
+    not_yet(capsys, ex.check_block_params(right - 2 * 256), "4 numbers per channel")
+    not_yet(capsys, ex.check_block_params(right + 9 * 128 * 256), "128 channels of block 2")
+    not_yet(capsys, ex.check_block_params(right + 1), "is not it")
+    not_yet(capsys, ex.check_block_params("1476352"), "should be a whole number")
 
 
 # --------------------------------------------------------------------------- exercise 4
@@ -165,32 +146,32 @@ def lab():
 def test_search_data_right_answer(lab, capsys):
     rows = np.random.default_rng(0).choice(300, 50, replace=False)
     search_train = (lab.x_train[rows], lab.y_train[rows])
-    out = _passes(capsys, ex.check_search_data(search_train, (lab.x_val, lab.y_val), lab))
+    out = passes(capsys, ex.check_search_data(search_train, (lab.x_val, lab.y_val), lab))
     assert "50 training images and scores on 100 validation images" in out
     scaled = (lab.x_train[rows] / 255.0, lab.y_train[rows])  # scaled images are the same images
-    _passes(capsys, ex.check_search_data(scaled, (lab.x_val / 255.0, lab.y_val), lab))
+    passes(capsys, ex.check_search_data(scaled, (lab.x_val / 255.0, lab.y_val), lab))
 
 
 def test_search_data_missing(lab, capsys):
-    _not_yet(capsys, ex.check_search_data(None, None, lab), "`search_train` is still None")
+    not_yet(capsys, ex.check_search_data(None, None, lab), "`search_train` is still None")
     train = (lab.x_train[:50], lab.y_train[:50])
-    _not_yet(capsys, ex.check_search_data(train, None, lab), "`search_val` is still None")
+    not_yet(capsys, ex.check_search_data(train, None, lab), "`search_val` is still None")
 
 
 def test_search_data_typical_mistakes(lab, capsys):
     train, val = (lab.x_train[:50], lab.y_train[:50]), (lab.x_val, lab.y_val)
     test = (lab.data.x_test, lab.data.y_test)
-    _not_yet(capsys, ex.check_search_data(train, test, lab), "the test split used for selection")
-    _not_yet(capsys, ex.check_search_data(test, val, lab), "trains on test images")
-    _not_yet(capsys, ex.check_search_data(train, (lab.x_train[:50], lab.y_train[:50]), lab),
+    not_yet(capsys, ex.check_search_data(train, test, lab), "the test split used for selection")
+    not_yet(capsys, ex.check_search_data(test, val, lab), "trains on test images")
+    not_yet(capsys, ex.check_search_data(train, (lab.x_train[:50], lab.y_train[:50]), lab),
              "scores on the images it trained on")
-    _not_yet(capsys, ex.check_search_data(train, (lab.x_train[50:90], lab.y_train[50:90]), lab),
+    not_yet(capsys, ex.check_search_data(train, (lab.x_train[50:90], lab.y_train[50:90]), lab),
              "not in it")
     shuffled = (lab.x_train[:50], np.roll(lab.y_train[:50], 1))
-    _not_yet(capsys, ex.check_search_data(shuffled, val, lab), "labels no longer belong")
-    _not_yet(capsys, ex.check_search_data((lab.x_train, lab.y_train), val, lab),
+    not_yet(capsys, ex.check_search_data(shuffled, val, lab), "labels no longer belong")
+    not_yet(capsys, ex.check_search_data((lab.x_train, lab.y_train), val, lab),
              "trains on all 300 training images")
-    _not_yet(capsys, ex.check_search_data(lab.x_train, val, lab), "should be a pair")
+    not_yet(capsys, ex.check_search_data(lab.x_train, val, lab), "should be a pair")
 
 
 # --------------------------------------------------------------------------- the notebook's data

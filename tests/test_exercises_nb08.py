@@ -10,28 +10,8 @@ import pytest
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from cifarlab.exercises import NOT_YET, PASSED  # noqa: E402
 from cifarlab.exercises import nb08 as ex  # noqa: E402
-
-
-def _verdict(capsys) -> str:
-    out = capsys.readouterr().out.strip()
-    assert out.count("\n") == 0, f"a check prints one line: {out!r}"
-    return out
-
-
-def _passes(capsys, result) -> str:
-    out = _verdict(capsys)
-    assert result is True and out.startswith(PASSED), out
-    return out
-
-
-def _not_yet(capsys, result, match: str) -> str:
-    out = _verdict(capsys)
-    assert result is False and out.startswith(NOT_YET), out
-    assert match in out, out
-    return out
-
+from tests.exercise_checks import not_yet, passes  # noqa: E402
 
 # --------------------------------------------------------------------------- exercise 1
 
@@ -47,27 +27,27 @@ def make_step(*, training=True, sign=1.0, apply=True, returns=True, twice=False)
 
 
 def test_train_step_right_answer(capsys):
-    out = _passes(capsys, ex.check_train_step(make_step()))
+    out = passes(capsys, ex.check_train_step(make_step()))
     assert "fit's loss" in out
 
 
 def test_train_step_missing(capsys):
-    _not_yet(capsys, ex.check_train_step(None), "`train_step` is still None")
-    _not_yet(capsys, ex.check_train_step("step"), "should be a function")
+    not_yet(capsys, ex.check_train_step(None), "`train_step` is still None")
+    not_yet(capsys, ex.check_train_step("step"), "should be a function")
 
 
 def test_train_step_typical_mistakes(capsys):
-    _not_yet(capsys, ex.check_train_step(make_step(training=False)), "without training=True")
-    _not_yet(capsys, ex.check_train_step(make_step(sign=-1.0)), "moved up the gradient")
-    _not_yet(capsys, ex.check_train_step(make_step(apply=False)), "the weights did not change")
-    _not_yet(capsys, ex.check_train_step(make_step(returns=False)), "returns nothing")
-    _not_yet(capsys, ex.check_train_step(make_step(twice=True)), "apply the gradients once")
+    not_yet(capsys, ex.check_train_step(make_step(training=False)), "without training=True")
+    not_yet(capsys, ex.check_train_step(make_step(sign=-1.0)), "moved up the gradient")
+    not_yet(capsys, ex.check_train_step(make_step(apply=False)), "the weights did not change")
+    not_yet(capsys, ex.check_train_step(make_step(returns=False)), "returns nothing")
+    not_yet(capsys, ex.check_train_step(make_step(twice=True)), "apply the gradients once")
 
     def loss_after(model, optimizer, loss_fn, images, labels):
         make_step()(model, optimizer, loss_fn, images, labels)
         return loss_fn(labels, model(images, training=True))
 
-    _not_yet(capsys, ex.check_train_step(loss_after), "inside the GradientTape block")
+    not_yet(capsys, ex.check_train_step(loss_after), "inside the GradientTape block")
 
     def outside_tape(model, optimizer, loss_fn, images, labels):
         with tf.GradientTape() as tape:
@@ -77,7 +57,7 @@ def test_train_step_typical_mistakes(capsys):
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         return loss
 
-    _not_yet(capsys, ex.check_train_step(outside_tape), "the check could not use your answer")
+    not_yet(capsys, ex.check_train_step(outside_tape), "the check could not use your answer")
 
 
 # --------------------------------------------------------------------------- exercise 2
@@ -101,25 +81,25 @@ def _callback(condition, *, on_model=True):
 
 
 def test_callback_right_answer(capsys):
-    out = _passes(capsys, ex.check_callback(StopAtAccuracy))
+    out = passes(capsys, ex.check_callback(StopAtAccuracy))
     assert "never on the training accuracy" in out
 
 
 def test_callback_missing_and_wrong_kinds(capsys):
-    _not_yet(capsys, ex.check_callback(None), "`StopAtAccuracy` is still None")
-    _not_yet(capsys, ex.check_callback(StopAtAccuracy(0.5)), "should be the class itself")
-    _not_yet(capsys, ex.check_callback(dict), "must subclass keras.callbacks.Callback")
+    not_yet(capsys, ex.check_callback(None), "`StopAtAccuracy` is still None")
+    not_yet(capsys, ex.check_callback(StopAtAccuracy(0.5)), "should be the class itself")
+    not_yet(capsys, ex.check_callback(dict), "must subclass keras.callbacks.Callback")
 
 
 def test_callback_typical_mistakes(capsys):
     on_train = _callback(lambda logs, t: logs["accuracy"] >= t)
-    _not_yet(capsys, ex.check_callback(on_train), "the *training* accuracy")
+    not_yet(capsys, ex.check_callback(on_train), "the *training* accuracy")
     strict = _callback(lambda logs, t: logs["val_accuracy"] > t)
-    _not_yet(capsys, ex.check_callback(strict), "'reaches' includes equal")
+    not_yet(capsys, ex.check_callback(strict), "'reaches' includes equal")
     not_model = _callback(lambda logs, t: logs["val_accuracy"] >= t, on_model=False)
-    _not_yet(capsys, ex.check_callback(not_model), "self.model.stop_training = True")
+    not_yet(capsys, ex.check_callback(not_model), "self.model.stop_training = True")
     reversed_ = _callback(lambda logs, t: logs["val_accuracy"] < t)
-    _not_yet(capsys, ex.check_callback(reversed_), "stops before the validation accuracy")
+    not_yet(capsys, ex.check_callback(reversed_), "stops before the validation accuracy")
 
 
 # --------------------------------------------------------------------------- exercise 3
@@ -128,29 +108,29 @@ Cosine = keras.optimizers.schedules.CosineDecay
 
 
 def test_schedule_right_answer(capsys):
-    out = _passes(capsys, ex.check_schedule(Cosine(1e-3, 120, alpha=0.01), total_steps=120))
+    out = passes(capsys, ex.check_schedule(Cosine(1e-3, 120, alpha=0.01), total_steps=120))
     assert "falls from 0.001 to 1e-05" in out
 
 
 def test_schedule_missing(capsys):
-    _not_yet(capsys, ex.check_schedule(None, total_steps=120), "`cosine` is still None")
+    not_yet(capsys, ex.check_schedule(None, total_steps=120), "`cosine` is still None")
 
 
 def test_schedule_typical_mistakes(capsys):
     def check(schedule):
         return ex.check_schedule(schedule, total_steps=120)
 
-    _not_yet(capsys, check(Cosine(0.5, 120, alpha=0.01)), "a learning rate too high to train")
-    _not_yet(capsys, check(Cosine(1e-4, 120, alpha=0.01)), "start at 0.001")
-    _not_yet(capsys, check(Cosine(1e-3, 2, alpha=0.01)), "counts optimizer steps (batches)")
-    _not_yet(capsys, check(Cosine(1e-3, 120)), "keep alpha=0.01")
-    _not_yet(capsys, check(1e-3), "a constant learning rate")
-    _not_yet(capsys, check(keras.optimizers.Adam(Cosine(1e-3, 120, alpha=0.01))),
+    not_yet(capsys, check(Cosine(0.5, 120, alpha=0.01)), "a learning rate too high to train")
+    not_yet(capsys, check(Cosine(1e-4, 120, alpha=0.01)), "start at 0.001")
+    not_yet(capsys, check(Cosine(1e-3, 2, alpha=0.01)), "counts optimizer steps (batches)")
+    not_yet(capsys, check(Cosine(1e-3, 120)), "keep alpha=0.01")
+    not_yet(capsys, check(1e-3), "a constant learning rate")
+    not_yet(capsys, check(keras.optimizers.Adam(Cosine(1e-3, 120, alpha=0.01))),
              "this is an optimizer")
-    _not_yet(capsys, check(keras.callbacks.LearningRateScheduler(lambda e, lr: lr)),
+    not_yet(capsys, check(keras.callbacks.LearningRateScheduler(lambda e, lr: lr)),
              "this is a callback")
-    _not_yet(capsys, check(lambda epoch, lr: lr * 0.9), "LearningRateScheduler function")
-    _not_yet(capsys, check(keras.optimizers.schedules.ExponentialDecay(1e-3, 120, 0.01)),
+    not_yet(capsys, check(lambda epoch, lr: lr * 0.9), "LearningRateScheduler function")
+    not_yet(capsys, check(keras.optimizers.schedules.ExponentialDecay(1e-3, 120, 0.01)),
              "do not follow half a cosine")
     rising = keras.optimizers.schedules.PolynomialDecay(1e-3, 120, end_learning_rate=2e-3)
-    _not_yet(capsys, check(rising), "rises somewhere")
+    not_yet(capsys, check(rising), "rises somewhere")
