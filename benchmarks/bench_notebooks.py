@@ -335,7 +335,8 @@ def time_full_mode(names=None, *, folder: Path = NOTEBOOKS, limit_s: float = FUL
              "data": "real CIFAR (from the Keras cache)" if real else
              "SYNTHETIC CIFAR-100 and CIFAR-10 of the real size (500 and 5,000 training "
              "images per class); real data absent", "limit_s": limit_s,
-             "date": time.strftime("%Y-%m-%d"), "load_start": load_average()}
+             "date": time.strftime("%Y-%m-%d"), "started": time.strftime("%Y-%m-%d %H:%M"),
+             "load_start": load_average()}
     result = {**about, "rows": [], "notebooks": [p.name for p in everything],
               "not_run": [p.name for p in everything if p not in paths], "record": earlier}
     for path in paths:
@@ -343,8 +344,9 @@ def time_full_mode(names=None, *, folder: Path = NOTEBOOKS, limit_s: float = FUL
         run = run_notebook(path, smoke=False, data_dir=data_dir, timeout=limit_s)
         if run["status"] == "not finished":
             run["error"] = f"stopped at its limit of {_duration(limit_s)}"
-        about["load_end"] = load_average()
         result["rows"].append({**about, "notebook": path.name, "full": run})
+        for row in result["rows"]:  # the load at the end of this run so far
+            row["load_end"] = load_average()
         print(f"  {_cell(run)}", flush=True)
         done = {(row["notebook"], row["machine"]) for row in result["rows"]}
         result["record"] = [row for row in earlier if (row["notebook"], row["machine"])
@@ -401,11 +403,14 @@ def full_markdown(r: dict) -> str:
     for m in machines:
         rows = [row for row in record if row["machine"] == m]
         within = sum(_within_target(row["full"]) for row in rows)
-        runs = sorted({(row["date"], row["load_start"], row["load_end"], row["limit_s"])
-                       for row in rows})
-        when = "; ".join(f"{date}, load average (1 min) {a} at the start and {b} at the end "
-                         f"(2.0: both cores busy), each notebook stopped at {_duration(limit)}"
-                         for date, a, b, limit in runs)
+        runs = sorted({(row.get("started", row["date"]), row["load_start"], row["load_end"],
+                        row["limit_s"], row["notebook"][:2]) for row in rows})
+        runs = {start: (a, b, limit, [n for s, _, _, _, n in runs if s == start])
+                for start, a, b, limit, _ in runs}
+        when = "; ".join(f"{start} (notebooks {', '.join(names)}), load average (1 min) {a} at "
+                         f"the start and {b} at the end (2.0: both cores busy), each notebook "
+                         f"stopped at {_duration(limit)}"
+                         for start, (a, b, limit, names) in runs.items())
         lines += [f"- **{m}**: {rows[-1]['details']}. `PRECISION = \"auto\"` (notebooks 05 "
                   f"and 07) means {rows[-1]['precision']}. Data: {rows[-1]['data']}. Runs: "
                   f"{when}. {within} of {len(rows)} notebooks measured ran within 45 minutes."]
