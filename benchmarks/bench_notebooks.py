@@ -283,13 +283,11 @@ FULL_RECORD = ROOT / "docs" / "notebook_times.json"
 
 def machine_label() -> str:
     """This kind of machine in a few words: cores, CPU, and its bfloat16 instructions."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        info = ""
-    model = re.search(r"^model name\s*:\s*(.+)$", info, re.MULTILINE)
-    cpu = re.sub(r"\((R|TM)\)|\b(Processor|CPU)\b", "", model.group(1) if model else "")
-    flags = set(info.split())
+    from benchmarks.common import cpu_model
+    from cifarlab.train import _cpu_flags
+
+    cpu = re.sub(r"\((R|TM)\)|\b(Processor|CPU)\b", "", cpu_model() or "")
+    flags = _cpu_flags()
     bf16 = ("AMX-BF16" if "amx_bf16" in flags else "AVX512-BF16" if "avx512_bf16" in flags
             else "no bfloat16 instructions")
     return f"{os.cpu_count()} cores, {' '.join(cpu.split()) or 'unknown CPU'}, {bf16}"
@@ -337,8 +335,7 @@ def time_full_mode(names=None, *, folder: Path = NOTEBOOKS, limit_s: float = FUL
              "images per class); real data absent", "limit_s": limit_s,
              "date": time.strftime("%Y-%m-%d"), "started": time.strftime("%Y-%m-%d %H:%M"),
              "load_start": load_average()}
-    result = {**about, "rows": [], "notebooks": [p.name for p in everything],
-              "not_run": [p.name for p in everything if p not in paths], "record": earlier}
+    result = {**about, "rows": [], "notebooks": [p.name for p in everything], "record": earlier}
     for path in paths:
         print(f"{time.strftime('%H:%M:%S')} {path.name} in full mode ...", flush=True)
         run = run_notebook(path, smoke=False, data_dir=data_dir, timeout=limit_s)
@@ -403,14 +400,14 @@ def full_markdown(r: dict) -> str:
     for m in machines:
         rows = [row for row in record if row["machine"] == m]
         within = sum(_within_target(row["full"]) for row in rows)
-        runs = sorted({(row.get("started", row["date"]), row["load_start"], row["load_end"],
-                        row["limit_s"], row["notebook"][:2]) for row in rows})
-        runs = {start: (a, b, limit, [n for s, _, _, _, n in runs if s == start])
-                for start, a, b, limit, _ in runs}
-        when = "; ".join(f"{start} (notebooks {', '.join(names)}), load average (1 min) {a} at "
-                         f"the start and {b} at the end (2.0: both cores busy), each notebook "
-                         f"stopped at {_duration(limit)}"
-                         for start, (a, b, limit, names) in runs.items())
+        runs = {}  # the rows of each run, by its start
+        for row in rows:
+            runs.setdefault(row.get("started", row["date"]), []).append(row)
+        when = "; ".join(
+            f"{start} (notebooks {', '.join(row['notebook'][:2] for row in run)}), load average "
+            f"(1 min) {run[-1]['load_start']} at the start and {run[-1]['load_end']} at the end "
+            f"(2.0: both cores busy), each notebook stopped at {_duration(run[-1]['limit_s'])}"
+            for start, run in sorted(runs.items()))
         lines += [f"- **{m}**: {rows[-1]['details']}. `PRECISION = \"auto\"` (notebooks 05 "
                   f"and 07) means {rows[-1]['precision']}. Data: {rows[-1]['data']}. Runs: "
                   f"{when}. {within} of {len(rows)} notebooks measured ran within 45 minutes."]

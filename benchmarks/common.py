@@ -106,15 +106,19 @@ def fit_line(xs, ys) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
+def cpu_model() -> str | None:
+    """The CPU's model name from /proc/cpuinfo (None where there is none)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return None
+
+
+def machine() -> str:
+    cpu = cpu_model() or platform.processor() or platform.machine()
     mem = ""
     try:
         kb = int(Path("/proc/meminfo").read_text().split()[1])
