@@ -19,7 +19,11 @@ def test_benchmark_runs_tiny_and_agrees(name):
     assert text.startswith("### ") and "|" in text
     if name == "bench_synthetic":  # every target of issue 13, measured in the tiny size too
         targets = [t for t in result["targets"] if t["met"] is not None]  # the rest: info
-        assert len(targets) == 8 and len(result["targets"]) == 11
+        assert len(targets) == 8 and len(result["targets"]) == 14
+        # batch norm at both learning rates, each beside the baseline at the same rate
+        assert set(result["superclass"]) == {
+            "baseline", "augmented", "batch_norm_1e-3", "baseline_3e-3", "batch_norm"}
+        assert all("epochs_to_baseline_best" in r for r in result["superclass"]["batch_norm"])
         assert result["write_images"] == 1200
         # accuracies, gaps and gains lie in [-1, 1]; "epochs to reach" is at most 2 + 1 (never)
         assert all(-1 <= t["mean"] <= 3 for t in result["targets"])
